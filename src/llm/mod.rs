@@ -1,0 +1,1 @@
+//! Local LLM servers (Ollama, OpenAI-compatible) and cleaning their messy CSV output.

@@ -1,0 +1,1 @@
+//! Pure-ndarray machine learning: the MLP, its optimizers, metrics, t-SNE. No I/O here.

@@ -1,0 +1,1 @@
+//! Figures (plotters, embedded font) and the self-contained HTML report.
