@@ -71,6 +71,21 @@ pub(crate) struct LinePanel {
     pub legend: Option<SeriesLabelPosition>,
 }
 
+/// Tick text: integers without ".0", other values with at most 6 decimals and no
+/// trailing zeros ("0.95", "1e-4" stays "0.0001").
+pub(crate) fn tick(v: &f64) -> String {
+    if !v.is_finite() {
+        return String::new();
+    }
+    let s = format!("{v:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
+}
+
 /// [lo, hi] widened by 5 % on each side, or around the value if the data are constant.
 pub(crate) fn padded(lo: f64, hi: f64) -> (f64, f64) {
     if !(lo.is_finite() && hi.is_finite()) {
@@ -141,6 +156,8 @@ pub(crate) fn draw_line_panel<DB: DrawingBackend>(
         .y_desc(&panel.y_label)
         .axis_desc_style(("sans-serif", AXIS_FONT))
         .label_style(("sans-serif", TICK_FONT))
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
         .light_line_style(BLACK.mix(0.06))
         .bold_line_style(BLACK.mix(0.15))
         .draw()
@@ -236,4 +253,18 @@ pub(crate) fn draw_line_panel<DB: DrawingBackend>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tick;
+
+    #[test]
+    fn tick_text_is_short() {
+        assert_eq!(tick(&10.0), "10");
+        assert_eq!(tick(&0.95), "0.95");
+        assert_eq!(tick(&0.0001), "0.0001");
+        assert_eq!(tick(&-0.0), "0");
+        assert_eq!(tick(&-2.5), "-2.5");
+    }
 }

@@ -2,7 +2,7 @@
 //! with a colour bar; the first row is drawn at the top, as matplotlib's `imshow`.
 
 use super::super::palette::viridis;
-use super::super::panel::TITLE_FONT;
+use super::super::panel::{tick, TITLE_FONT};
 use super::super::render::{draw_err, Figure, PlotError};
 use super::no_data;
 use plotters::coord::Shift;
@@ -73,7 +73,11 @@ impl Figure for Heatmap {
             .margin(14)
             .x_label_area_size(50)
             .y_label_area_size(80)
-            .build_cartesian_2d((0..nc).into_segmented(), (0..nr).into_segmented())
+            // 0..=n-1: plotters' integer ranges include their end.
+            .build_cartesian_2d(
+                (0..nc as i32 - 1).into_segmented(),
+                (0..nr as i32 - 1).into_segmented(),
+            )
             .map_err(draw_err)?;
         let xt = self.x_ticks.clone();
         let yt = self.y_ticks.clone();
@@ -87,16 +91,24 @@ impl Figure for Heatmap {
             .x_labels(nc)
             .y_labels(nr)
             .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => xt.get(*i).cloned().unwrap_or_default(),
+                SegmentValue::CenterOf(i) => xt.get(*i as usize).cloned().unwrap_or_default(),
                 _ => String::new(),
             })
             // Row 0 is at the top: segment k shows row nr - 1 - k.
             .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(k) if *k < nr => yt[nr - 1 - *k].clone(),
+                SegmentValue::CenterOf(k) if (*k as usize) < nr => yt[nr - 1 - *k as usize].clone(),
                 _ => String::new(),
             })
             .draw()
             .map_err(draw_err)?;
+        // The far edge of the last cell is the axis end, `Last`.
+        let edge = |i: usize, n: usize| {
+            if i >= n {
+                SegmentValue::Last
+            } else {
+                SegmentValue::Exact(i as i32)
+            }
+        };
         for (r, row) in self.values.iter().enumerate() {
             let k = nr - 1 - r;
             for (c, &v) in row.iter().enumerate() {
@@ -108,8 +120,8 @@ impl Figure for Heatmap {
                 chart
                     .draw_series(std::iter::once(Rectangle::new(
                         [
-                            (SegmentValue::Exact(c), SegmentValue::Exact(k)),
-                            (SegmentValue::Exact(c + 1), SegmentValue::Exact(k + 1)),
+                            (edge(c, nc), edge(k, nr)),
+                            (edge(c + 1, nc), edge(k + 1, nr)),
                         ],
                         fill.filled(),
                     )))
@@ -132,7 +144,10 @@ impl Figure for Heatmap {
                 chart
                     .draw_series(std::iter::once(Text::new(
                         text,
-                        (SegmentValue::CenterOf(c), SegmentValue::CenterOf(k)),
+                        (
+                            SegmentValue::CenterOf(c as i32),
+                            SegmentValue::CenterOf(k as i32),
+                        ),
                         style,
                     )))
                     .map_err(draw_err)?;
@@ -161,6 +176,7 @@ impl Figure for Heatmap {
             .axis_desc_style(("sans-serif", 15))
             .label_style(("sans-serif", 13))
             .y_labels(6)
+            .y_label_formatter(&tick)
             .draw()
             .map_err(draw_err)?;
         let steps = 100;

@@ -32,6 +32,7 @@ fn titled_grid<DB: DrawingBackend>(
     cols: usize,
 ) -> Result<Vec<DrawingArea<DB, Shift>>, PlotError> {
     let body = root
+        .margin(10, 0, 0, 0)
         .titled(title, ("sans-serif", SUPTITLE_FONT))
         .map_err(draw_err)?;
     Ok(body.split_evenly((rows, cols)))

@@ -1,7 +1,7 @@
 //! Grouped bars with +/-1 std whiskers: E5 vs TF-IDF final accuracy per optimizer.
 
 use super::super::palette::cycle;
-use super::super::panel::TITLE_FONT;
+use super::super::panel::{tick, TITLE_FONT};
 use super::super::render::{draw_err, Figure, PlotError};
 use super::{check_len, no_data};
 use plotters::coord::Shift;
@@ -69,6 +69,7 @@ impl Figure for GroupedBars {
             .y_desc(&self.y_label)
             .axis_desc_style(("sans-serif", 16))
             .label_style(("sans-serif", 14))
+            .y_label_formatter(&tick)
             .light_line_style(BLACK.mix(0.06))
             .bold_line_style(BLACK.mix(0.15))
             .draw()

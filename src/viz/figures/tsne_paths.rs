@@ -2,7 +2,7 @@
 //! with all of them, a star where a run starts and a dot where it ends.
 
 use super::super::palette::optimizer_color;
-use super::super::panel::{padded, TITLE_FONT};
+use super::super::panel::{padded, tick, TITLE_FONT};
 use super::super::render::{draw_err, Figure, PlotError};
 use super::{no_data, titled_grid};
 use plotters::coord::Shift;
@@ -77,6 +77,8 @@ impl TsnePathsFigure {
             .y_desc("t-SNE 2")
             .axis_desc_style(("sans-serif", 15))
             .label_style(("sans-serif", 12))
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .light_line_style(BLACK.mix(0.05))
             .bold_line_style(BLACK.mix(0.12))
             .draw()
