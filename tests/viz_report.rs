@@ -102,7 +102,7 @@ fn sample_report() -> Report {
             key: "b3f1c2d4e5a6".into(),
             params: "{\"epochs\": 100, \"seeds\": [42, 10, 2024, 7, 99]}".into(),
             duration_s: Some(3.25),
-            cached: false,
+            cached: Some(false),
         }],
     }
 }

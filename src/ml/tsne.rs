@@ -145,7 +145,7 @@ impl TsneParams {
                 value,
             })
         };
-        if !(self.early_exaggeration >= 1.0) {
+        if self.early_exaggeration.is_nan() || self.early_exaggeration < 1.0 {
             return bad("early_exaggeration", "at least 1", self.early_exaggeration);
         }
         if !(0.0..=1.0).contains(&self.theta) {
@@ -156,7 +156,7 @@ impl TsneParams {
                 return bad("learning_rate", "a positive number or auto", lr);
             }
         }
-        if !(self.min_grad_norm >= 0.0) {
+        if self.min_grad_norm.is_nan() || self.min_grad_norm < 0.0 {
             return bad("min_grad_norm", "at least 0", self.min_grad_norm);
         }
         Ok(())

@@ -1,10 +1,17 @@
 //! Stage kinds: the trait every kind implements, what it gets at build and run time, and the
 //! registry (one line per kind).
 
+mod columns;
+mod curves;
 pub mod features;
 mod ingest_csv;
+mod plot;
 pub mod qa_table;
+mod report;
+#[cfg(test)]
+mod testkit;
 mod tfidf;
+mod tsne;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,7 +27,13 @@ use crate::config::Sources;
 use crate::error::ConfigError;
 
 /// Every stage kind qa-pipe knows. Adding a kind: one file in this folder and one line here.
-pub static KINDS: &[&Kind] = &[&ingest_csv::KIND, &tfidf::KIND];
+pub static KINDS: &[&Kind] = &[
+    &ingest_csv::KIND,
+    &tfidf::KIND,
+    &tsne::KIND,
+    &plot::KIND,
+    &report::KIND,
+];
 
 pub fn kind(name: &str) -> Option<&'static Kind> {
     KINDS.iter().copied().find(|k| k.name == name)

@@ -67,8 +67,8 @@ pub struct StageInfo {
     pub params: String,
     /// Seconds it ran this time; None when it was not run.
     pub duration_s: Option<f64>,
-    /// True when the output came from the cache.
-    pub cached: bool,
+    /// Whether this run took the output from the cache; None when unknown.
+    pub cached: Option<bool>,
 }
 
 /// "0.853 ± 0.021" with `decimals` digits; "n/a" for a non-finite mean.
@@ -240,14 +240,18 @@ fn figure(h: &mut String, f: &EmbeddedFigure) {
 fn stage_table(h: &mut String, stages: &[StageInfo]) {
     h.push_str(
         "<table>\n<caption>Stages of this run</caption>\n<thead><tr><th>Stage</th><th>Kind</th>\
-         <th>Key</th><th>Source</th><th>Duration</th><th>Params</th></tr></thead>\n<tbody>\n",
+         <th>Key</th><th>This run</th><th>Duration</th><th>Params</th></tr></thead>\n<tbody>\n",
     );
     for s in stages {
         let duration = match s.duration_s {
             Some(d) => format!("{d:.2} s"),
             None => "–".to_string(),
         };
-        let source = if s.cached { "cache" } else { "ran" };
+        let source = match s.cached {
+            Some(true) => "cache",
+            Some(false) => "ran",
+            None => "–",
+        };
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{source}</td>\

@@ -166,7 +166,7 @@ pub(super) fn joint_sparse(x: ArrayView2<f64>, perplexity: f64, k: usize) -> Spa
             triplets.push((j, i, v));
         }
     }
-    triplets.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    triplets.sort_by_key(|t| (t.0, t.1));
     let mut indptr = vec![0usize; n + 1];
     let mut indices = Vec::with_capacity(triplets.len());
     let mut values: Vec<f64> = Vec::with_capacity(triplets.len());

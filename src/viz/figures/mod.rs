@@ -24,6 +24,11 @@ use super::render::{draw_err, PlotError};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+/// How axis ticks print a number: "10", "0.95", "0.0001".
+pub fn tick_text(v: f64) -> String {
+    super::panel::tick(&v)
+}
+
 /// Draws a figure title across the top and splits the rest into a rows x cols grid.
 fn titled_grid<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
