@@ -736,6 +736,16 @@ mod tests {
         .unwrap()
     }
 
+    /// Keeps a test's figures when QA_PIPE_FIGURE_DIR is set, for a look.
+    fn keep(out: &Output) {
+        if let Ok(dir) = std::env::var("QA_PIPE_FIGURE_DIR") {
+            std::fs::create_dir_all(&dir).unwrap();
+            for (name, bytes) in &out.files {
+                std::fs::write(format!("{dir}/stage_{name}"), bytes).unwrap();
+            }
+        }
+    }
+
     fn params(v: serde_json::Value) -> Params {
         serde_json::from_value(v).unwrap()
     }
@@ -883,5 +893,46 @@ mod tests {
             err.contains("mixes optimizers (adam, gd, sgd); choose one with `optimizers: [NAME]`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn tsne_stage_coords_draw_one_path_per_run() {
+        let store = Store::new();
+        let snaps = store.put(
+            "train",
+            "train",
+            &[],
+            Output::default().table("snapshots", snapshots(20, 200)),
+        );
+        let tp: crate::stages::tsne::Params =
+            serde_json::from_value(serde_json::json!({ "perplexity": 10 })).unwrap();
+        let t = store
+            .run(
+                &crate::stages::tsne::Tsne::new(tp),
+                "tsne",
+                &[("snapshots", vec![snaps])],
+            )
+            .unwrap();
+        let tsne = store.put("tsne", "tsne", &[], t);
+        let p = params(
+            serde_json::json!({ "figures": [{ "name": "tsne_paths", "type": "tsne", "from": "tsne", "optimizers": ["gd", "sgd", "adam"] }] }),
+        );
+        let job_spec = p.figures[0].clone();
+        let arts = vec![tsne.clone()];
+        let fig = Job {
+            spec: &job_spec,
+            artifacts: &arts,
+        }
+        .tsne("t".into())
+        .unwrap();
+        assert_eq!(fig.paths.len(), 9, "3 optimizers x 3 seeds");
+        assert!(fig.paths.iter().all(|p| p.points.len() == 21));
+        assert_eq!(fig.paths[0].optimizer, "gd");
+        assert_eq!(fig.paths[0].run, "gd/42");
+        let out = store
+            .run(&Plot { p }, "plot", &[("tsne", vec![tsne])])
+            .unwrap();
+        keep(&out);
+        assert_eq!(out.files.len(), 2);
     }
 }
