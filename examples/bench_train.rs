@@ -2,7 +2,8 @@
 //!
 //! Run through `scripts/bench-train.sh`, which also times the numpy reference on the
 //! same shapes and prints the ratios. Alone:
-//! `cargo run --release --example bench_train -- [--threads N] [--repeat K] [--json OUT]`.
+//! `cargo run --release --example bench_train -- [--threads N] [--repeat K] [--only f32,f64]
+//! [--tasks core,grid] [--json OUT]`.
 //!
 //! Data: the shapes of seed_ref.py's `_bench_data` (100 train and 100 test rows of two
 //! unit-norm 1024-d blocks plus a ones column = 2049 features, labels alternating +1/-1),
@@ -125,27 +126,35 @@ fn main() {
     let threads: usize = arg("--threads").map_or(2, |v| v.parse().unwrap());
     let repeat: usize = arg("--repeat").map_or(3, |v| v.parse().unwrap());
     let only = arg("--only").unwrap_or_else(|| "f32,f64".into());
+    let tasks = arg("--tasks").unwrap_or_else(|| "core,grid".into());
+    let want = |t: &str| tasks.split(',').any(|x| x == t);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     let mut out = serde_json::Map::new();
     pool.install(|| {
         for prec in only.split(',') {
+            fn both<T: Real>(repeat: usize, core: bool, grid: bool) -> ((f64, f64), (f64, f64)) {
+                let d = data::<T>();
+                let skip = (f64::NAN, f64::NAN);
+                (
+                    if core { time(&d, &core_cfgs(), repeat) } else { skip },
+                    if grid { time(&d, &grid_cfgs(), repeat) } else { skip },
+                )
+            }
             let (core, grid) = match prec {
-                "f32" => {
-                    let d = data::<f32>();
-                    (time(&d, &core_cfgs(), repeat), time(&d, &grid_cfgs(), repeat))
-                }
-                "f64" => {
-                    let d = data::<f64>();
-                    (time(&d, &core_cfgs(), repeat), time(&d, &grid_cfgs(), repeat))
-                }
+                "f32" => both::<f32>(repeat, want("core"), want("grid")),
+                "f64" => both::<f64>(repeat, want("core"), want("grid")),
                 other => panic!("unknown precision {other}"),
             };
             println!(
                 "qa-pipe {prec} threads={threads}: core {:.3} s (mean final test acc {:.3}), grid {:.3} s (acc {:.3})",
                 core.0, core.1, grid.0, grid.1
             );
-            out.insert(format!("core_{prec}"), core.0.into());
-            out.insert(format!("grid_{prec}"), grid.0.into());
+            if want("core") {
+                out.insert(format!("core_{prec}"), core.0.into());
+            }
+            if want("grid") {
+                out.insert(format!("grid_{prec}"), grid.0.into());
+            }
         }
     });
     if let Some(p) = arg("--json") {

@@ -18,6 +18,7 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 use super::real::Real;
+use super::simd::vectorized;
 
 /// Where the network's bias comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -198,7 +199,10 @@ impl<T: Real> Mlp<T> {
             let b = self.weights[layer].row(self.sizes[layer]);
             *z += &b;
         }
-        z.mapv_inplace(|v| v.tanh());
+        match z.as_slice_memory_order_mut() {
+            Some(v) => vectorized(|| v.iter_mut().for_each(|x| *x = x.tanh_act())),
+            None => z.mapv_inplace(|v| v.tanh_act()),
+        }
     }
 
     /// The study's backward: gradients of 0.5·MSE averaged over the batch, for the batch
@@ -307,6 +311,19 @@ impl<T: Real> Workspace<T> {
     pub fn output(&self) -> ArrayView1<'_, T> {
         self.acts[self.acts.len() - 1].slice(s![..self.rows, 0])
     }
+    /// Takes the activations of `rows` of another workspace's last forward pass (same
+    /// network, same weights) as this one's forward pass, instead of recomputing them.
+    pub fn gather(&mut self, from: &Workspace<T>, rows: &[usize]) {
+        assert!(rows.len() <= self.capacity);
+        for (dst, src) in self.acts.iter_mut().zip(&from.acts) {
+            for (k, &r) in rows.iter().enumerate() {
+                assert!(r < from.rows, "row outside the other forward pass");
+                dst.row_mut(k).assign(&src.row(r));
+            }
+        }
+        self.rows = rows.len();
+    }
+
     /// Keeps only the first `rows` rows of the last forward pass, so a backward pass can
     /// use a prefix of an evaluation batch computed with the same weights.
     pub fn truncate(&mut self, rows: usize) {

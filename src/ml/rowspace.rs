@@ -121,7 +121,7 @@ impl<'a, T: Real> RowSpace<'a, T> {
         for (i, &r) in rows.iter().enumerate() {
             self.a1
                 .row_mut(i)
-                .zip_mut_with(&self.z.row(r), |a, &z| *a = z.tanh());
+                .zip_mut_with(&self.z.row(r), |a, &z| *a = z.tanh_act());
             self.yb[i] = self.y_train[r];
         }
         let a1 = self.a1.slice(s![..b, ..]);
@@ -178,7 +178,7 @@ impl<T: Real> Engine<T> for RowSpace<'_, T> {
     }
 
     fn evaluate(&mut self) -> ArrayView1<'_, T> {
-        self.a1_eval.zip_mut_with(&self.z, |a, &z| *a = z.tanh());
+        self.a1_eval.zip_mut_with(&self.z, |a, &z| *a = z.tanh_act());
         self.upper.forward(self.a1_eval.view(), &mut self.ws_eval);
         self.ws_eval.output()
     }

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use super::mlp::{BiasMode, Mlp, MlpError, Workspace};
 use super::optim::{Optimizer, OptimizerSpec};
 use super::rowspace::RowSpace;
+use super::simd::vectorized;
 use super::real::Real;
 use super::rng::stream;
 use super::snapshot::SparseProjection;
@@ -141,7 +142,8 @@ pub enum FirstLayer {
     Direct,
 }
 
-fn one_or_many<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Vec<usize>, D::Error> {
+/// Reads a layer size or a list of them (`64` is `[64]`).
+pub fn one_or_many<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Vec<usize>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged, expecting = "a layer size or a list of layer sizes")]
     enum OneOrMany {
@@ -492,8 +494,23 @@ fn score<T: Real>(out: ArrayView1<'_, T>, y: ArrayView1<'_, T>) -> (f64, f64) {
     (sq / n, hits as f64 / n)
 }
 
+/// Whether every weight is finite. `v * 0` is 0 for finite `v` and NaN otherwise; summing
+/// those in eight lanes lets the loop vectorise (an early-exit test would not).
 pub(crate) fn all_finite<T: Real>(ws: &[Array2<T>]) -> bool {
-    ws.iter().all(|w| w.iter().all(|v| v.is_finite()))
+    ws.iter().all(|w| match w.as_slice() {
+        Some(v) => vectorized(|| {
+            let mut acc = [T::zero(); 8];
+            let chunks = v.chunks_exact(8);
+            let rest = chunks.remainder();
+            for c in chunks {
+                for i in 0..8 {
+                    acc[i] = acc[i] + c[i] * T::zero();
+                }
+            }
+            acc.iter().chain(rest).all(|x| x.is_finite())
+        }),
+        None => w.iter().all(|v| v.is_finite()),
+    })
 }
 
 struct Recorder {
@@ -611,7 +628,14 @@ impl<T: Real> Engine<T> for Direct<'_, T> {
                     self.yb[k] = self.y_train[r];
                 }
                 let (xv, yv) = (self.xb.slice(s![..b, ..]), self.yb.slice(s![..b]));
-                self.mlp.forward(xv, &mut self.ws);
+                if self.eval_fresh {
+                    // The first batch's rows went through these weights in the last
+                    // evaluation (training rows come first there).
+                    self.ws.gather(&self.ws_eval, chunk);
+                    self.eval_fresh = false;
+                } else {
+                    self.mlp.forward(xv, &mut self.ws);
+                }
                 self.mlp.backward(xv, yv, &mut self.ws, &mut self.grads);
                 self.opt.step(self.mlp.weights_mut(), &self.grads);
             }
