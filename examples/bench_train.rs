@@ -114,7 +114,11 @@ fn time<T: Real>(d: &Data<T>, cfgs: &[(TrainConfig, u64)], repeat: usize) -> (f6
         let t0 = Instant::now();
         let rs = run_all(d, cfgs);
         ts.push(t0.elapsed().as_secs_f64());
-        acc = rs.iter().map(|r| r.curves.last().unwrap().test_acc).sum::<f64>() / rs.len() as f64;
+        acc = rs
+            .iter()
+            .map(|r| r.curves.last().unwrap().test_acc)
+            .sum::<f64>()
+            / rs.len() as f64;
     }
     ts.sort_by(f64::total_cmp);
     (ts[ts.len() / 2], acc)
@@ -122,13 +126,20 @@ fn time<T: Real>(d: &Data<T>, cfgs: &[(TrainConfig, u64)], repeat: usize) -> (f6
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let arg = |k: &str| args.iter().position(|a| a == k).map(|i| args[i + 1].clone());
+    let arg = |k: &str| {
+        args.iter()
+            .position(|a| a == k)
+            .map(|i| args[i + 1].clone())
+    };
     let threads: usize = arg("--threads").map_or(2, |v| v.parse().unwrap());
     let repeat: usize = arg("--repeat").map_or(3, |v| v.parse().unwrap());
     let only = arg("--only").unwrap_or_else(|| "f32,f64".into());
     let tasks = arg("--tasks").unwrap_or_else(|| "core,grid".into());
     let want = |t: &str| tasks.split(',').any(|x| x == t);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     let mut out = serde_json::Map::new();
     pool.install(|| {
         for prec in only.split(',') {

@@ -36,7 +36,10 @@ fn matrix(rows: &[Vec<f64>]) -> Array2<f64> {
 }
 
 fn fixture() -> Fixture {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/replay/replay.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/replay/replay.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -48,7 +51,10 @@ fn rel(a: f64, b: f64) -> f64 {
 fn curves_match_numpy_for_every_optimizer() {
     let fx = fixture();
     let (xtr, xte) = (matrix(&fx.x_train), matrix(&fx.x_test));
-    let (ytr, yte) = (Array1::from(fx.y_train.clone()), Array1::from(fx.y_test.clone()));
+    let (ytr, yte) = (
+        Array1::from(fx.y_train.clone()),
+        Array1::from(fx.y_test.clone()),
+    );
     let data = Dataset {
         x_train: xtr.view(),
         y_train: ytr.view(),
@@ -80,7 +86,10 @@ fn curves_match_numpy_for_every_optimizer() {
         let mut worst: f64 = 0.0;
         for (e, rec) in r.curves.iter().enumerate() {
             worst = worst.max(rel(rec.train_mse, run.train_mse[e]));
-            assert_eq!(rec.train_acc, run.train_acc[e], "{name} epoch {e} train acc");
+            assert_eq!(
+                rec.train_acc, run.train_acc[e],
+                "{name} epoch {e} train acc"
+            );
             assert_eq!(rec.test_acc, run.test_acc[e], "{name} epoch {e} test acc");
         }
         for (w, f) in r.weights.iter().zip(&run.final_weights) {
@@ -89,6 +98,9 @@ fn curves_match_numpy_for_every_optimizer() {
             }
         }
         println!("{name} ({first_layer:?}): worst relative difference {worst:.3e}");
-        assert!(worst < 1e-9, "{name} ({first_layer:?}): worst relative difference {worst:.3e}");
+        assert!(
+            worst < 1e-9,
+            "{name} ({first_layer:?}): worst relative difference {worst:.3e}"
+        );
     }
 }

@@ -78,9 +78,25 @@ fn numbers(r: &RunResult<f64>) -> impl PartialEq + std::fmt::Debug {
     let curves: Vec<_> = r
         .curves
         .iter()
-        .map(|c| (c.epoch, c.train_mse, c.train_acc, c.test_mse, c.test_acc, c.val_mse, c.val_acc))
+        .map(|c| {
+            (
+                c.epoch,
+                c.train_mse,
+                c.train_acc,
+                c.test_mse,
+                c.test_acc,
+                c.val_mse,
+                c.val_acc,
+            )
+        })
         .collect();
-    (curves, r.weights.clone(), r.test_scores.clone(), r.snapshots.clone(), r.status)
+    (
+        curves,
+        r.weights.clone(),
+        r.test_scores.clone(),
+        r.snapshots.clone(),
+        r.status,
+    )
 }
 
 #[test]
@@ -91,7 +107,10 @@ fn same_seed_same_bits_whatever_the_thread_count() {
         .flat_map(|o| [1u64, 2].map(|s| (cfg(o, 15), s)))
         .collect();
     let run_in = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| {
             jobs.par_iter()
                 .map(|(c, s)| numbers(&train(&d.view(), c, *s).unwrap()))
@@ -111,7 +130,11 @@ fn row_space_first_layer_matches_the_direct_one() {
     for opt in ["gd", "sgd", "momentum"] {
         let mut c = cfg(opt, 60);
         c.hidden = vec![5, 3];
-        c.snapshots = Some(SnapshotConfig { every: 20, project_to: None, projection_seed: 0 });
+        c.snapshots = Some(SnapshotConfig {
+            every: 20,
+            project_to: None,
+            projection_seed: 0,
+        });
         let fast = train(&d.view(), &c, 3).unwrap();
         c.first_layer = FirstLayer::Direct;
         let slow = train(&d.view(), &c, 3).unwrap();
@@ -140,7 +163,9 @@ fn divergence_stops_the_run() {
     let mut c = cfg("adam", 10);
     c.optimizer.set_lr(1e308);
     let r = train(&d.view(), &c, 1).unwrap();
-    let RunStatus::Diverged(e) = r.status else { panic!("{:?}", r.status) };
+    let RunStatus::Diverged(e) = r.status else {
+        panic!("{:?}", r.status)
+    };
     assert_eq!(r.curves.len(), e - 1);
     assert!(r.test_scores.iter().all(|v| v.is_finite()));
     // A NaN weight stops GD and SGD in either first-layer engine (8 rows < 21 features
@@ -148,8 +173,14 @@ fn divergence_stops_the_run() {
     let d = data(8, 6, 20, 1.0);
     for opt in ["gd", "sgd"] {
         for first_layer in [FirstLayer::Auto, FirstLayer::Direct] {
-            let c = TrainConfig { first_layer, ..cfg(opt, 5) };
-            let mut w = vec![Array2::from_elem((21, 6), 0.01), Array2::from_elem((6, 1), 0.1)];
+            let c = TrainConfig {
+                first_layer,
+                ..cfg(opt, 5)
+            };
+            let mut w = vec![
+                Array2::from_elem((21, 6), 0.01),
+                Array2::from_elem((6, 1), 0.1),
+            ];
             w[0][[3, 2]] = f64::NAN;
             let orders = vec![(0..8).collect(); 5];
             let r = train_injected(&d.view(), &c, Injected { weights: w, orders }).unwrap();
@@ -172,7 +203,10 @@ fn learns_a_separable_problem() {
         assert_eq!(r.status, RunStatus::Completed);
         assert!(last.train_acc >= 0.95, "{opt}: {last:?}");
         assert!(last.train_mse < r.curves[0].train_mse);
-        assert!(r.curves.windows(2).all(|w| w[0].elapsed_s <= w[1].elapsed_s));
+        assert!(r
+            .curves
+            .windows(2)
+            .all(|w| w[0].elapsed_s <= w[1].elapsed_s));
     }
 }
 
@@ -180,7 +214,11 @@ fn learns_a_separable_problem() {
 fn snapshots_stride_and_projection() {
     let d = data(20, 6, 10, 1.0);
     let mut c = cfg("adam", 25);
-    c.snapshots = Some(SnapshotConfig { every: 10, project_to: Some(16), projection_seed: 9 });
+    c.snapshots = Some(SnapshotConfig {
+        every: 10,
+        project_to: Some(16),
+        projection_seed: 9,
+    });
     let r = train(&d.view(), &c, 1).unwrap();
     assert_eq!(r.snapshots.epochs, vec![0, 10, 20, 25]);
     assert_eq!(r.snapshots.dim, 16);
@@ -190,22 +228,38 @@ fn snapshots_stride_and_projection() {
     assert_eq!(full.snapshots.dim, 11 * 6 + 6);
     // The last full snapshot is the final weights, flattened.
     let last = &full.snapshots.data[3 * full.snapshots.dim..];
-    let flat: Vec<f32> = full.weights.iter().flat_map(|w| w.iter().map(|&v| v as f32)).collect();
+    let flat: Vec<f32> = full
+        .weights
+        .iter()
+        .flat_map(|w| w.iter().map(|&v| v as f32))
+        .collect();
     assert_eq!(last, &flat[..]);
 }
 
 #[test]
 fn training_fractions() {
-    assert_eq!(select_fraction(10, 0.5, FractionMode::FirstN, None, 1), vec![0, 1, 2, 3, 4]);
-    assert_eq!(select_fraction(4, 1.0, FractionMode::Groups, None, 1), vec![0, 1, 2, 3]);
+    assert_eq!(
+        select_fraction(10, 0.5, FractionMode::FirstN, None, 1),
+        vec![0, 1, 2, 3, 4]
+    );
+    assert_eq!(
+        select_fraction(4, 1.0, FractionMode::Groups, None, 1),
+        vec![0, 1, 2, 3]
+    );
     let groups: Vec<u64> = (0..20).map(|i| i / 2).collect();
     let a = select_fraction(20, 0.25, FractionMode::Groups, Some(&groups), 3);
     assert_eq!(a.len(), 6); // target 5 rows, whole pairs -> 6
     for r in &a {
         assert!(a.contains(&(r ^ 1)), "pair of row {r} missing");
     }
-    assert_eq!(a, select_fraction(20, 0.25, FractionMode::Groups, Some(&groups), 3));
-    assert_ne!(a, select_fraction(20, 0.25, FractionMode::Groups, Some(&groups), 4));
+    assert_eq!(
+        a,
+        select_fraction(20, 0.25, FractionMode::Groups, Some(&groups), 3)
+    );
+    assert_ne!(
+        a,
+        select_fraction(20, 0.25, FractionMode::Groups, Some(&groups), 4)
+    );
     let d = data(20, 6, 4, 1.0);
     let mut c = cfg("sgd", 3);
     c.fraction = 0.5;
@@ -223,7 +277,9 @@ fn early_stopping_on_validation_accuracy() {
         ..EarlyStopping::default()
     });
     let r = train(&d.view(), &c, 2).unwrap();
-    let RunStatus::EarlyStopped(e) = r.status else { panic!("{:?}", r.status) };
+    let RunStatus::EarlyStopped(e) = r.status else {
+        panic!("{:?}", r.status)
+    };
     assert!(e < 200);
     assert_eq!(r.curves.len(), e);
     assert_eq!(r.train_rows, 48); // 12 of 60 rows (6 pairs) held out
@@ -257,5 +313,8 @@ fn config_errors_say_what_to_fix() {
     assert!(e.contains("unknown field `epoch`"), "{e}");
     let ok: TrainConfig =
         serde_yaml::from_str("{hidden: 32, optimizer: {name: sgd, lr: 0.5}}").unwrap();
-    assert_eq!((ok.hidden, ok.optimizer.lr(), ok.epochs), (vec![32], 0.5, 100));
+    assert_eq!(
+        (ok.hidden, ok.optimizer.lr(), ok.epochs),
+        (vec![32], 0.5, 100)
+    );
 }

@@ -22,7 +22,11 @@ pub struct Confusion {
 impl Confusion {
     /// From true labels (+1/-1; anything > 0 counts as +1) and raw scores.
     pub fn from_scores(y_true: &[f64], scores: &[f64]) -> Self {
-        assert_eq!(y_true.len(), scores.len(), "labels and scores differ in length");
+        assert_eq!(
+            y_true.len(),
+            scores.len(),
+            "labels and scores differ in length"
+        );
         let mut c = Confusion::default();
         for (&t, &s) in y_true.iter().zip(scores) {
             match (t > 0.0, s > 0.0) {
@@ -69,7 +73,11 @@ fn ratio(a: usize, b: usize) -> f64 {
 /// negative, ties counting one half (what scikit-learn's `roc_auc_score` gives, since its
 /// curve joins tied scores by one straight segment). `None` without both classes.
 pub fn roc_auc(y_true: &[f64], scores: &[f64]) -> Option<f64> {
-    assert_eq!(y_true.len(), scores.len(), "labels and scores differ in length");
+    assert_eq!(
+        y_true.len(),
+        scores.len(),
+        "labels and scores differ in length"
+    );
     let mut idx: Vec<usize> = (0..scores.len()).collect();
     idx.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
     // Mann–Whitney U with average ranks over ties.
@@ -203,7 +211,10 @@ mod tests {
     fn degenerate_cases() {
         assert_eq!(roc_auc(&[1.0, 1.0], &[0.1, 0.2]), None);
         let c = Confusion::from_scores(&[-1.0, -1.0], &[-0.5, -0.1]);
-        assert_eq!((c.precision(), c.recall(), c.f1(), c.accuracy()), (0.0, 0.0, 0.0, 1.0));
+        assert_eq!(
+            (c.precision(), c.recall(), c.f1(), c.accuracy()),
+            (0.0, 0.0, 0.0, 1.0)
+        );
         assert!(mean_std(&[1.0], 1).1.is_nan());
     }
 }

@@ -165,7 +165,10 @@ impl<T: Real> Mlp<T> {
     /// All weights, flattened layer after layer in row-major order (the study's
     /// `flat_params`).
     pub fn flat_params(&self) -> Vec<T> {
-        self.weights.iter().flat_map(|w| w.iter().copied()).collect()
+        self.weights
+            .iter()
+            .flat_map(|w| w.iter().copied())
+            .collect()
     }
 
     fn linear(&self, layer: usize) -> ArrayView2<'_, T> {
@@ -176,7 +179,11 @@ impl<T: Real> Mlp<T> {
     /// Returns nothing; the output column is [`Workspace::output`].
     pub fn forward(&self, x: ArrayView2<'_, T>, ws: &mut Workspace<T>) {
         let b = x.nrows();
-        assert_eq!(x.ncols(), self.sizes[0], "input width does not match the MLP");
+        assert_eq!(
+            x.ncols(),
+            self.sizes[0],
+            "input width does not match the MLP"
+        );
         assert!(b <= ws.capacity, "batch larger than the workspace");
         ws.rows = b;
         for l in 0..self.n_layers() {
@@ -215,7 +222,11 @@ impl<T: Real> Mlp<T> {
         grads: &mut [Array2<T>],
     ) {
         let b = ws.rows;
-        assert_eq!(x.nrows(), b, "backward on a batch other than the last forward");
+        assert_eq!(
+            x.nrows(),
+            b,
+            "backward on a batch other than the last forward"
+        );
         assert_eq!(y.len(), b);
         let n_layers = self.n_layers();
         let n = T::from_f64(b as f64);
@@ -246,7 +257,7 @@ impl<T: Real> Mlp<T> {
                 // delta_{l-1} = (delta_l @ W_l^T) * (1 - a_{l-1}^2)
                 let mut prev = lower[l - 1].slice_mut(s![..b, ..]);
                 general_mat_mul(T::one(), &delta, &self.linear(l).t(), T::zero(), &mut prev);
-                prev.zip_mut_with(&a_in, |d, &a| *d = *d * (T::one() - a * a));
+                prev.zip_mut_with(&a_in, |d, &a| *d *= T::one() - a * a);
             }
         }
     }
@@ -371,9 +382,10 @@ mod tests {
         m.backward(x.view(), y.view(), &mut ws, &mut grads);
         let h = 1e-6;
         let mut worst: f64 = 0.0;
-        for l in 0..m.n_layers() {
-            for idx in 0..m.weights()[l].len() {
-                let (r, c) = (idx / m.weights()[l].ncols(), idx % m.weights()[l].ncols());
+        for (l, g) in grads.iter().enumerate() {
+            let (rows, cols) = g.dim();
+            for idx in 0..rows * cols {
+                let (r, c) = (idx / cols, idx % cols);
                 let old = m.weights()[l][[r, c]];
                 m.weights_mut()[l][[r, c]] = old + h;
                 let lp = half_mse(&m, &x, &y);
@@ -381,7 +393,7 @@ mod tests {
                 let lm = half_mse(&m, &x, &y);
                 m.weights_mut()[l][[r, c]] = old;
                 let num = (lp - lm) / (2.0 * h);
-                worst = worst.max((num - grads[l][[r, c]]).abs());
+                worst = worst.max((num - g[[r, c]]).abs());
             }
         }
         worst

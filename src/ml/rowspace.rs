@@ -87,7 +87,13 @@ impl<'a, T: Real> RowSpace<'a, T> {
         let mut z = Array2::zeros((n_eval, h));
         general_mat_mul(T::one(), &x_eval, &w1_0, T::zero(), &mut z);
         let momentum = matches!(update, Update::Momentum { .. });
-        let full = |on: bool| if on { Array2::zeros((n_train, h)) } else { Array2::zeros((0, h)) };
+        let full = |on: bool| {
+            if on {
+                Array2::zeros((n_train, h))
+            } else {
+                Array2::zeros((0, h))
+            }
+        };
         RowSpace {
             full_batch: spec.full_batch(),
             upper_opt: spec.build::<T>(),
@@ -131,7 +137,7 @@ impl<'a, T: Real> RowSpace<'a, T> {
         // delta1 = (delta2 @ W2^T) * (1 - a1^2), the study's backward.
         let mut delta1 = self.delta1.slice_mut(s![..b, ..]);
         self.upper.input_grad(&self.ws, &mut delta1);
-        delta1.zip_mut_with(&a1, |d, &a| *d = *d * (T::one() - a * a));
+        delta1.zip_mut_with(&a1, |d, &a| *d *= T::one() - a * a);
 
         match self.update {
             Update::Plain { lr } => {
@@ -140,7 +146,9 @@ impl<'a, T: Real> RowSpace<'a, T> {
                 let mut dc = self.dc.slice_mut(s![..b, ..]);
                 dc.zip_mut_with(&delta1, |d, &g| *d = -(lr * g));
                 for (i, &r) in rows.iter().enumerate() {
-                    self.c.row_mut(r).zip_mut_with(&delta1.row(i), |c, &g| *c = *c - lr * g);
+                    self.c
+                        .row_mut(r)
+                        .zip_mut_with(&delta1.row(i), |c, &g| *c -= lr * g);
                     self.kb.column_mut(i).assign(&self.k.column(r));
                 }
                 let kb = self.kb.slice(s![.., ..b]);
@@ -151,10 +159,12 @@ impl<'a, T: Real> RowSpace<'a, T> {
                 // Cv = mu Cv + S (S: delta1 in the batch rows); dC = -lr Cv.
                 self.cv.mapv_inplace(|v| mu * v);
                 for (i, &r) in rows.iter().enumerate() {
-                    self.cv.row_mut(r).zip_mut_with(&delta1.row(i), |v, &g| *v = *v + g);
+                    self.cv
+                        .row_mut(r)
+                        .zip_mut_with(&delta1.row(i), |v, &g| *v += g);
                 }
                 self.dc_full.zip_mut_with(&self.cv, |d, &v| *d = -(lr * v));
-                self.c.zip_mut_with(&self.cv, |c, &v| *c = *c - lr * v);
+                self.c.zip_mut_with(&self.cv, |c, &v| *c -= lr * v);
                 general_mat_mul(T::one(), &self.k, &self.dc_full, T::one(), &mut self.z);
             }
         }
@@ -178,7 +188,8 @@ impl<T: Real> Engine<T> for RowSpace<'_, T> {
     }
 
     fn evaluate(&mut self) -> ArrayView1<'_, T> {
-        self.a1_eval.zip_mut_with(&self.z, |a, &z| *a = z.tanh_act());
+        self.a1_eval
+            .zip_mut_with(&self.z, |a, &z| *a = z.tanh_act());
         self.upper.forward(self.a1_eval.view(), &mut self.ws_eval);
         self.ws_eval.output()
     }

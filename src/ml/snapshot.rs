@@ -30,7 +30,10 @@ pub struct SparseProjection {
 impl SparseProjection {
     /// A projection from `dim` to `out` dimensions drawn from `seed`.
     pub fn new(dim: usize, out: usize, seed: u64) -> Self {
-        assert!(out > 0 && out <= u32::MAX as usize, "projection size out of range");
+        assert!(
+            out > 0 && out <= u32::MAX as usize,
+            "projection size out of range"
+        );
         let mut rng = stream(seed, "snapshot-projection");
         let n = dim * NONZEROS;
         let mut buckets = Vec::with_capacity(n);
@@ -96,8 +99,8 @@ mod tests {
         assert_eq!(p, SparseProjection::new(dim, 1024, 7));
         let (a, b) = (randn(dim, 1), randn(dim, 2));
         let (mut pa, mut pb, mut pd) = (vec![0f32; 1024], vec![0f32; 1024], vec![0f32; 1024]);
-        p.project(&[a.clone()], &mut pa);
-        p.project(&[b.clone()], &mut pb);
+        p.project(std::slice::from_ref(&a), &mut pa);
+        p.project(std::slice::from_ref(&b), &mut pb);
         p.project(&[&a - &b], &mut pd);
         let d_true = (&a - &b).mapv(|v| v * v).sum().sqrt();
         let d_proj = pa

@@ -61,10 +61,19 @@ pub fn grid(axes: &BTreeMap<String, Vec<Value>>) -> Vec<Cell> {
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Distribution {
     /// `exp(uniform(ln low, ln high))`, for learning rates and the like.
-    LogUniform { low: f64, high: f64 },
-    Uniform { low: f64, high: f64 },
+    LogUniform {
+        low: f64,
+        high: f64,
+    },
+    Uniform {
+        low: f64,
+        high: f64,
+    },
     /// An integer in `[low, high]`, log-uniform (for layer sizes).
-    IntLogUniform { low: u64, high: u64 },
+    IntLogUniform {
+        low: u64,
+        high: u64,
+    },
     /// One of the listed values, uniformly.
     Choice(Vec<Value>),
 }
@@ -75,7 +84,7 @@ impl Distribution {
             Self::LogUniform { low, high } if !(*low > 0.0 && low <= high) => Err(format!(
                 "log_uniform needs 0 < low <= high, got low {low}, high {high}"
             )),
-            Self::Uniform { low, high } if !(low <= high) => Err(format!(
+            Self::Uniform { low, high } if low > high || low.is_nan() || high.is_nan() => Err(format!(
                 "uniform needs low <= high, got low {low}, high {high}"
             )),
             Self::IntLogUniform { low, high } if !(*low > 0 && low <= high) => Err(format!(
@@ -138,7 +147,11 @@ pub fn apply(base: &mut Value, params: &BTreeMap<String, Value>) -> Result<(), S
     for (path, v) in params {
         let parts: Vec<&str> = path.split('.').collect();
         set_path(base, &parts, 0, v).map_err(|at| {
-            let at = if at == 0 { "<root>".to_string() } else { parts[..at].join(".") };
+            let at = if at == 0 {
+                "<root>".to_string()
+            } else {
+                parts[..at].join(".")
+            };
             format!("cannot set `{path}`: `{at}` is not a map")
         })?;
     }
@@ -164,7 +177,10 @@ mod tests {
     use serde_json::json;
 
     fn axes(pairs: &[(&str, Vec<Value>)]) -> BTreeMap<String, Vec<Value>> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     }
 
     #[test]
@@ -193,8 +209,17 @@ mod tests {
     #[test]
     fn random_search_is_seeded_and_in_range() {
         let params: BTreeMap<String, Distribution> = [
-            ("lr".to_string(), Distribution::LogUniform { low: 1e-4, high: 1e-1 }),
-            ("hidden".to_string(), Distribution::IntLogUniform { low: 16, high: 256 }),
+            (
+                "lr".to_string(),
+                Distribution::LogUniform {
+                    low: 1e-4,
+                    high: 1e-1,
+                },
+            ),
+            (
+                "hidden".to_string(),
+                Distribution::IntLogUniform { low: 16, high: 256 },
+            ),
         ]
         .into_iter()
         .collect();
@@ -207,20 +232,35 @@ mod tests {
         // Log-uniform: about a third of the draws per decade.
         let low_decade = lrs.iter().filter(|&&l| l < 1e-3).count();
         assert!((40..=95).contains(&low_decade), "{low_decade}");
-        assert!(a.iter().all(|c| (16..=256).contains(&c.params["hidden"].as_u64().unwrap())));
-        let bad: BTreeMap<String, Distribution> =
-            [("lr".to_string(), Distribution::LogUniform { low: 0.0, high: 1.0 })].into();
-        assert!(random_search(&bad, 1, 0).unwrap_err().contains("lr: log_uniform"));
+        assert!(a
+            .iter()
+            .all(|c| (16..=256).contains(&c.params["hidden"].as_u64().unwrap())));
+        let bad: BTreeMap<String, Distribution> = [(
+            "lr".to_string(),
+            Distribution::LogUniform {
+                low: 0.0,
+                high: 1.0,
+            },
+        )]
+        .into();
+        assert!(random_search(&bad, 1, 0)
+            .unwrap_err()
+            .contains("lr: log_uniform"));
     }
 
     #[test]
     fn apply_follows_dotted_paths() {
         let mut base = json!({"hidden": [64], "optimizer": {"name": "adam", "lr": 0.001}});
-        let cell: BTreeMap<String, Value> =
-            [("optimizer.lr".to_string(), json!(0.01)), ("hidden".to_string(), json!([32]))]
-                .into();
+        let cell: BTreeMap<String, Value> = [
+            ("optimizer.lr".to_string(), json!(0.01)),
+            ("hidden".to_string(), json!([32])),
+        ]
+        .into();
         apply(&mut base, &cell).unwrap();
-        assert_eq!(base, json!({"hidden": [32], "optimizer": {"name": "adam", "lr": 0.01}}));
+        assert_eq!(
+            base,
+            json!({"hidden": [32], "optimizer": {"name": "adam", "lr": 0.01}})
+        );
         let err = apply(&mut base, &[("hidden.x".to_string(), json!(1))].into()).unwrap_err();
         assert!(err.contains("`hidden` is not a map"), "{err}");
     }

@@ -31,10 +31,10 @@ use serde::{Deserialize, Serialize};
 
 use super::mlp::{BiasMode, Mlp, MlpError, Workspace};
 use super::optim::{Optimizer, OptimizerSpec};
-use super::rowspace::RowSpace;
-use super::simd::vectorized;
 use super::real::Real;
 use super::rng::stream;
+use super::rowspace::RowSpace;
+use super::simd::vectorized;
 use super::snapshot::SparseProjection;
 
 /// Errors a run reports instead of panicking: bad shapes or configuration.
@@ -185,7 +185,10 @@ impl TrainConfig {
             return bad(format!("fraction must be in (0, 1], got {}", self.fraction));
         }
         if self.hidden.contains(&0) {
-            return bad(format!("hidden sizes must be positive, got {:?}", self.hidden));
+            return bad(format!(
+                "hidden sizes must be positive, got {:?}",
+                self.hidden
+            ));
         }
         if let Some(s) = &self.snapshots {
             if s.every == 0 {
@@ -420,7 +423,9 @@ pub fn select_fraction(
     }
     match mode {
         FractionMode::FirstN => (0..target).collect(),
-        FractionMode::Groups => draw_groups(&(0..n).collect::<Vec<_>>(), target, groups, seed, "subset"),
+        FractionMode::Groups => {
+            draw_groups(&(0..n).collect::<Vec<_>>(), target, groups, seed, "subset")
+        }
     }
 }
 
@@ -434,7 +439,11 @@ fn split_validation(
 ) -> (Vec<usize>, Vec<usize>) {
     let target = ((fraction * rows.len() as f64).round() as usize).max(1);
     let val = draw_groups(rows, target, groups, seed, "validation");
-    let train = rows.iter().copied().filter(|r| val.binary_search(r).is_err()).collect();
+    let train = rows
+        .iter()
+        .copied()
+        .filter(|r| val.binary_search(r).is_err())
+        .collect();
     (train, val)
 }
 
@@ -474,7 +483,11 @@ fn draw_groups(
     out
 }
 
-pub(crate) fn copy_rows<T: Real>(src: ArrayView2<'_, T>, rows: &[usize], dst: &mut ndarray::ArrayViewMut2<'_, T>) {
+pub(crate) fn copy_rows<T: Real>(
+    src: ArrayView2<'_, T>,
+    rows: &[usize],
+    dst: &mut ndarray::ArrayViewMut2<'_, T>,
+) {
     for (k, &r) in rows.iter().enumerate() {
         dst.row_mut(k).assign(&src.row(r));
     }
@@ -504,7 +517,7 @@ pub(crate) fn all_finite<T: Real>(ws: &[Array2<T>]) -> bool {
             let rest = chunks.remainder();
             for c in chunks {
                 for i in 0..8 {
-                    acc[i] = acc[i] + c[i] * T::zero();
+                    acc[i] += c[i] * T::zero();
                 }
             }
             acc.iter().chain(rest).all(|x| x.is_finite())
@@ -589,7 +602,13 @@ struct Direct<'a, T: Real> {
 }
 
 impl<'a, T: Real> Direct<'a, T> {
-    fn new(mlp: Mlp<T>, cfg: &TrainConfig, x_eval: ArrayView2<'a, T>, y_train: ArrayView1<'a, T>, batch: usize) -> Self {
+    fn new(
+        mlp: Mlp<T>,
+        cfg: &TrainConfig,
+        x_eval: ArrayView2<'a, T>,
+        y_train: ArrayView1<'a, T>,
+        batch: usize,
+    ) -> Self {
         let d = x_eval.ncols();
         Direct {
             opt: cfg.optimizer.build::<T>(),
@@ -617,7 +636,8 @@ impl<T: Real> Engine<T> for Direct<'_, T> {
                 self.mlp.forward(self.x_eval, &mut self.ws_eval);
             }
             self.ws_eval.truncate(self.n_train);
-            self.mlp.backward(x_train, self.y_train, &mut self.ws_eval, &mut self.grads);
+            self.mlp
+                .backward(x_train, self.y_train, &mut self.ws_eval, &mut self.grads);
             self.opt.step(self.mlp.weights_mut(), &self.grads);
         } else {
             let batch = self.xb.nrows();
@@ -680,16 +700,32 @@ fn run<T: Real>(
     // Training rows, then validation rows, then test rows: one product evaluates all.
     let mut x_eval = Array2::<T>::zeros((n_train + n_val + n_test, d));
     copy_rows(data.x_train, rows, &mut x_eval.slice_mut(s![..n_train, ..]));
-    copy_rows(data.x_train, val_rows, &mut x_eval.slice_mut(s![n_train..n_train + n_val, ..]));
-    x_eval.slice_mut(s![n_train + n_val.., ..]).assign(&data.x_test);
+    copy_rows(
+        data.x_train,
+        val_rows,
+        &mut x_eval.slice_mut(s![n_train..n_train + n_val, ..]),
+    );
+    x_eval
+        .slice_mut(s![n_train + n_val.., ..])
+        .assign(&data.x_test);
     let y_train: Array1<T> = rows.iter().map(|&r| data.y_train[r]).collect();
     let y_val: Array1<T> = val_rows.iter().map(|&r| data.y_train[r]).collect();
 
     let full_batch = cfg.optimizer.full_batch();
-    let batch = if full_batch { n_train } else { cfg.batch_size.min(n_train) };
+    let batch = if full_batch {
+        n_train
+    } else {
+        cfg.batch_size.min(n_train)
+    };
     let n_params = mlp.n_params();
     let mut engine: Box<dyn Engine<T> + '_> = if use_row_space(cfg, &mlp, x_eval.nrows(), n_train) {
-        Box::new(RowSpace::new(mlp, &cfg.optimizer, x_eval.view(), y_train.view(), batch))
+        Box::new(RowSpace::new(
+            mlp,
+            &cfg.optimizer,
+            x_eval.view(),
+            y_train.view(),
+            batch,
+        ))
     } else {
         Box::new(Direct::new(mlp, cfg, x_eval.view(), y_train.view(), batch))
     };
@@ -798,7 +834,12 @@ fn use_row_space<T: Real>(cfg: &TrainConfig, mlp: &Mlp<T>, n_eval: usize, n_trai
 }
 
 /// Raw outputs of a trained network on `x` (for scoring final weights elsewhere).
-pub fn predict<T: Real>(sizes: &[usize], bias: BiasMode, weights: &[Array2<T>], x: ArrayView2<'_, T>) -> Result<Array1<T>, TrainError> {
+pub fn predict<T: Real>(
+    sizes: &[usize],
+    bias: BiasMode,
+    weights: &[Array2<T>],
+    x: ArrayView2<'_, T>,
+) -> Result<Array1<T>, TrainError> {
     let mlp = Mlp::from_weights(sizes, bias, weights.to_vec())?;
     Ok(mlp.predict(x))
 }

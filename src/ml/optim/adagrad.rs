@@ -50,8 +50,8 @@ impl<T: Real> Optimizer<T> for AdaGrad<T> {
             let (w, s, g) = (slices(p), slices(s), g.as_slice().expect("contiguous"));
             vectorized(|| {
                 for ((w, s), &g) in w.iter_mut().zip(s.iter_mut()).zip(g) {
-                    *s = *s + g * g;
-                    *w = *w - lr * g / (s.sqrt() + eps);
+                    *s += g * g;
+                    *w -= lr * g / (s.sqrt() + eps);
                 }
             });
         }

@@ -79,7 +79,7 @@ impl<T: Real> Optimizer<T> for Adam<T> {
                     *v = vi;
                     let m_hat = mi / bc1;
                     let v_hat = vi / bc2;
-                    *w = *w - lr * m_hat / (v_hat.sqrt() + eps);
+                    *w -= lr * m_hat / (v_hat.sqrt() + eps);
                 }
             });
         }

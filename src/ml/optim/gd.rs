@@ -39,7 +39,7 @@ pub(crate) fn descend<T: Real>(params: &mut [Array2<T>], grads: &[Array2<T>], lr
         let (w, g) = (slices(p), g.as_slice().expect("contiguous gradient"));
         vectorized(|| {
             for (w, &g) in w.iter_mut().zip(g) {
-                *w = *w - lr * g;
+                *w -= lr * g;
             }
         });
     }

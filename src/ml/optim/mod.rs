@@ -194,10 +194,12 @@ impl<'de> Deserialize<'de> for OptimizerSpec {
                 )
             }
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
-                OptimizerSpec::from_name(s)
-                    .ok_or_else(|| E::unknown_variant(s, &OPTIMIZER_NAMES))
+                OptimizerSpec::from_name(s).ok_or_else(|| E::unknown_variant(s, &OPTIMIZER_NAMES))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
                 Tagged::deserialize(serde::de::value::MapAccessDeserializer::new(map))
                     .map(Into::into)
             }
@@ -209,7 +211,7 @@ impl<'de> Deserialize<'de> for OptimizerSpec {
 /// Applies `f` to every (parameter, gradient, state...) element of every array, inside
 /// the AVX2 copy of the loop when the CPU has it. The arrays are standard layout (the
 /// optimizers allocate their state that way and [`super::mlp::Mlp`] keeps its weights so).
-pub(crate) fn slices<'a, T: Real>(a: &'a mut Array2<T>) -> &'a mut [T] {
+pub(crate) fn slices<T: Real>(a: &mut Array2<T>) -> &mut [T] {
     a.as_slice_mut()
         .expect("optimizer arrays are contiguous and in standard layout")
 }
@@ -254,8 +256,13 @@ mod tests {
 
     #[test]
     fn clear_errors_for_unknown_names_and_fields() {
-        let e = serde_yaml::from_str::<OptimizerSpec>("adamw").unwrap_err().to_string();
-        assert!(e.contains("unknown variant `adamw`") && e.contains("rmsprop"), "{e}");
+        let e = serde_yaml::from_str::<OptimizerSpec>("adamw")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown variant `adamw`") && e.contains("rmsprop"),
+            "{e}"
+        );
         let e = serde_yaml::from_str::<OptimizerSpec>("{name: adam, lrr: 0.1}")
             .unwrap_err()
             .to_string();

@@ -51,7 +51,7 @@ impl<T: Real> Optimizer<T> for Momentum<T> {
             vectorized(|| {
                 for ((w, v), &g) in w.iter_mut().zip(v.iter_mut()).zip(g) {
                     *v = mu * *v + g;
-                    *w = *w - lr * *v;
+                    *w -= lr * *v;
                 }
             });
         }

@@ -54,7 +54,7 @@ impl<T: Real> Optimizer<T> for RmsProp<T> {
             vectorized(|| {
                 for ((w, s), &g) in w.iter_mut().zip(s.iter_mut()).zip(g) {
                     *s = rho * *s + omr * (g * g);
-                    *w = *w - lr * g / (s.sqrt() + eps);
+                    *w -= lr * g / (s.sqrt() + eps);
                 }
             });
         }
