@@ -240,3 +240,35 @@ fn config_errors_point_at_the_param() {
         r.stderr
     );
 }
+
+#[test]
+fn a_diverging_run_is_reported_and_the_others_carry_on() {
+    let p = project();
+    p.write(
+        "pipelines/ml.yaml",
+        &PIPELINE.replace("{name: adam, lr: 0.01}", "{name: adam, lr: 1.0e308}"),
+    );
+    let (code, v) = p.run_json(&["pipelines/ml.yaml", "--only", "train"]);
+    assert_eq!(code, 0, "{v}");
+    let runs = table(&p, "train", "runs");
+    assert_eq!(
+        strs(&runs, "status"),
+        [
+            "completed",
+            "completed",
+            "completed",
+            "completed",
+            "diverged",
+            "diverged"
+        ]
+    );
+    let stage = v["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "train")
+        .unwrap();
+    let notes = stage["notes"].to_string();
+    assert!(notes.contains("2 of 6 runs diverged"), "{notes}");
+    assert!(notes.contains("adam/seed=1"), "{notes}");
+}

@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use arrow::array::{
-    ArrayRef, Float32Builder, Float64Array, Float64Builder, ListBuilder, RecordBatch, StringArray,
-    UInt32Array, UInt64Array,
+    Array, ArrayRef, Float32Builder, Float64Array, Float64Builder, ListBuilder, RecordBatch,
+    StringArray, UInt32Array, UInt64Array,
 };
 use arrow::compute::concat_batches;
 use arrow::datatypes::{Field, Schema};
@@ -468,7 +468,34 @@ impl Stage for Train {
                 units.len()
             ));
         }
-        let _ = cx;
+        if let Some((_, runs)) = out.tables.iter().find(|(n, _)| n == "runs") {
+            let col = |name: &str| {
+                runs.column_by_name(name)
+                    .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+                    .map(|a| {
+                        (0..a.len())
+                            .map(|i| a.value(i).to_string())
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+            };
+            let (opt, status) = (col("optimizer"), col("status"));
+            let bad: Vec<String> = opt
+                .iter()
+                .zip(&status)
+                .zip(&self.runs)
+                .filter(|((_, s), _)| s.as_str() == "diverged")
+                .map(|(_, (id, _))| id.clone())
+                .collect();
+            if !bad.is_empty() {
+                cx.warn(format!(
+                    "{} of {} runs diverged (NaN/Inf) and stopped early: {}",
+                    bad.len(),
+                    units.len(),
+                    bad.join(", ")
+                ));
+            }
+        }
         Ok(out)
     }
 }
