@@ -1,10 +1,13 @@
 //! Stage kinds: the trait every kind implements, what it gets at build and run time, and the
 //! registry (one line per kind).
 
+mod evaluate;
 pub mod features;
 mod ingest_csv;
 pub mod qa_table;
+mod sweep;
 mod tfidf;
+mod train;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,7 +23,13 @@ use crate::config::Sources;
 use crate::error::ConfigError;
 
 /// Every stage kind qa-pipe knows. Adding a kind: one file in this folder and one line here.
-pub static KINDS: &[&Kind] = &[&ingest_csv::KIND, &tfidf::KIND];
+pub static KINDS: &[&Kind] = &[
+    &ingest_csv::KIND,
+    &tfidf::KIND,
+    &train::KIND,
+    &sweep::KIND,
+    &evaluate::KIND,
+];
 
 pub fn kind(name: &str) -> Option<&'static Kind> {
     KINDS.iter().copied().find(|k| k.name == name)
