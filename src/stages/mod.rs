@@ -1,6 +1,7 @@
 //! Stage kinds: the trait every kind implements, what it gets at build and run time, and the
 //! registry (one line per kind).
 
+mod e5;
 pub mod features;
 mod ingest_csv;
 pub mod qa_table;
@@ -20,7 +21,7 @@ use crate::config::Sources;
 use crate::error::ConfigError;
 
 /// Every stage kind qa-pipe knows. Adding a kind: one file in this folder and one line here.
-pub static KINDS: &[&Kind] = &[&ingest_csv::KIND, &tfidf::KIND];
+pub static KINDS: &[&Kind] = &[&ingest_csv::KIND, &tfidf::KIND, &e5::KIND];
 
 pub fn kind(name: &str) -> Option<&'static Kind> {
     KINDS.iter().copied().find(|k| k.name == name)
