@@ -1,6 +1,7 @@
 //! Stage kinds: the trait every kind implements, what it gets at build and run time, and the
 //! registry (one line per kind).
 
+mod e5;
 mod evaluate;
 pub mod features;
 mod ingest_csv;
@@ -26,6 +27,7 @@ use crate::error::ConfigError;
 pub static KINDS: &[&Kind] = &[
     &ingest_csv::KIND,
     &tfidf::KIND,
+    &e5::KIND,
     &train::KIND,
     &sweep::KIND,
     &evaluate::KIND,
