@@ -1,6 +1,18 @@
 //! qa-pipe: declarative, content-hashed, cached ML experiment pipelines.
 
+pub mod cache;
+pub mod cli;
+pub mod commands;
+pub mod config;
 pub mod embed;
+pub mod error;
+pub mod executor;
+pub mod explain;
+pub mod graph;
+pub mod hash;
 pub mod llm;
 pub mod ml;
+pub mod progress;
+pub mod stages;
+pub mod table;
 pub mod viz;

@@ -1,0 +1,177 @@
+//! The subcommands, and what they share: finding the project, its pipelines and its store.
+
+mod dag;
+mod gc;
+mod run;
+mod show;
+mod status;
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use crate::cache::Cache;
+use crate::cli::{Cli, Command};
+use crate::config;
+use crate::error::{Error, Result};
+use crate::graph::{self, Plan};
+use crate::hash::{FileHashes, Material};
+use crate::progress::{Bars, Lines, Progress, Quiet};
+
+pub fn dispatch(cli: Cli) -> Result<()> {
+    let root = match &cli.dir {
+        Some(d) => d.clone(),
+        None => std::env::current_dir().map_err(|e| Error::Other(e.into()))?,
+    };
+    let project = Project {
+        root,
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+    };
+    match cli.command {
+        Command::Run {
+            pipeline,
+            only,
+            force,
+            dry_run,
+            jobs,
+            vars,
+            json,
+        } => run::run(
+            &project, pipeline, &only, &force, dry_run, jobs, &vars, json,
+        ),
+        Command::Status {
+            pipeline,
+            vars,
+            json,
+        } => status::status(&project, pipeline, &vars, json),
+        Command::Dag { pipeline, format } => dag::dag(&project, pipeline, format),
+        Command::Show {
+            stage,
+            pipeline,
+            table,
+            head,
+            path,
+            vars,
+        } => show::show(
+            &project,
+            pipeline,
+            &stage,
+            table.as_deref(),
+            head,
+            path,
+            &vars,
+        ),
+        Command::Gc { dry_run } => gc::gc(&project, dry_run),
+    }
+}
+
+pub struct Project {
+    pub root: PathBuf,
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+impl Project {
+    /// The pipeline named on the command line, or the default one.
+    pub fn pipeline_path(&self, arg: Option<PathBuf>) -> Result<PathBuf> {
+        if let Some(p) = arg {
+            return Ok(if p.is_absolute() {
+                p
+            } else {
+                self.root.join(p)
+            });
+        }
+        let report = self.root.join("pipelines/report.yaml");
+        if report.is_file() {
+            return Ok(report);
+        }
+        let all = self.pipelines();
+        match all.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(Error::Usage(format!("no pipeline given and no pipelines/*.yaml under {}", self.root.display()))),
+            _ => Err(Error::Usage("several pipelines under pipelines/: name one, e.g. `qa-pipe run pipelines/NAME.yaml`".into())),
+        }
+    }
+
+    pub fn pipelines(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.root.join("pipelines"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn plan(&self, path: &Path, vars: &[String]) -> Result<Plan> {
+        let overrides = parse_vars(vars)?;
+        let pipeline = config::load(path, &self.root, &overrides)?;
+        Ok(graph::build(&pipeline, &self.root)?)
+    }
+
+    pub fn cache(&self) -> Result<Cache> {
+        Ok(Cache::open(&self.root.join("artifacts"))?)
+    }
+
+    pub fn materials(&self, plan: &Plan, cache: &Cache) -> Result<Vec<Material>> {
+        let mut hashes = FileHashes::load(&cache.state_path("files"));
+        let m = crate::executor::materials(plan, &mut hashes, &self.root)?;
+        hashes.save();
+        Ok(m)
+    }
+
+    pub fn progress(&self) -> Box<dyn Progress> {
+        if self.quiet {
+            Box::new(Quiet)
+        } else if std::io::stderr().is_terminal() && !self.verbose {
+            Box::new(Bars::new())
+        } else {
+            Box::new(Lines {
+                verbose: self.verbose,
+            })
+        }
+    }
+}
+
+fn parse_vars(vars: &[String]) -> Result<BTreeMap<String, String>> {
+    vars.iter()
+        .map(|v| match v.split_once('=') {
+            Some((k, val)) => Ok((k.trim().to_string(), val.to_string())),
+            None => Err(Error::Usage(format!("--var {v}: expected NAME=VALUE"))),
+        })
+        .collect()
+}
+
+/// What each stage's key was made of when this pipeline last ran, for `status`.
+pub fn load_state(cache: &Cache, plan: &Plan) -> BTreeMap<String, Material> {
+    std::fs::read_to_string(cache.state_path(&plan.name))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+pub fn stage_index(plan: &Plan, name: &str) -> Result<usize> {
+    plan.index(name).ok_or_else(|| {
+        let names: Vec<&str> = plan.nodes.iter().map(|n| n.name.as_str()).collect();
+        let hint = crate::error::did_you_mean(name, names.iter().copied())
+            .map(|s| format!(" did you mean `{s}`?"))
+            .unwrap_or_default();
+        Error::Usage(format!(
+            "no stage `{name}` in {}.{hint} stages: {}",
+            plan.path.display(),
+            names.join(", ")
+        ))
+    })
+}
+
+/// For each input key, the name of the stage that produces it (for "upstream changed").
+pub fn key_names(plan: &Plan, materials: &[Material]) -> BTreeMap<String, String> {
+    plan.nodes
+        .iter()
+        .zip(materials)
+        .map(|(n, m)| (m.key(), n.name.clone()))
+        .collect()
+}

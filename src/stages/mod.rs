@@ -1,0 +1,225 @@
+//! Stage kinds: the trait every kind implements, what it gets at build and run time, and the
+//! registry (one line per kind).
+
+pub mod features;
+mod ingest_csv;
+pub mod qa_table;
+mod tfidf;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use marked_yaml::Node;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::cache::{Artifact, Output};
+use crate::config::params::{self, parse_path, walk};
+use crate::config::Sources;
+use crate::error::ConfigError;
+
+/// Every stage kind qa-pipe knows. Adding a kind: one file in this folder and one line here.
+pub static KINDS: &[&Kind] = &[&ingest_csv::KIND, &tfidf::KIND];
+
+pub fn kind(name: &str) -> Option<&'static Kind> {
+    KINDS.iter().copied().find(|k| k.name == name)
+}
+
+/// A stage kind: its name, a version bumped whenever its code changes what it computes (which
+/// invalidates its cached artifacts), the inputs it reads, and how to build it from params.
+pub struct Kind {
+    pub name: &'static str,
+    pub version: u32,
+    pub summary: &'static str,
+    pub inputs: &'static [Role],
+    pub build: fn(&mut BuildCx<'_>) -> Result<Box<dyn Stage>, ConfigError>,
+}
+
+/// A named input slot of a kind; `many` accepts a list of upstream stages.
+#[derive(Debug, Clone, Copy)]
+pub struct Role {
+    pub name: &'static str,
+    pub many: bool,
+    pub required: bool,
+}
+
+impl Role {
+    pub const fn one(name: &'static str) -> Role {
+        Role {
+            name,
+            many: false,
+            required: true,
+        }
+    }
+    pub const fn many(name: &'static str) -> Role {
+        Role {
+            name,
+            many: true,
+            required: true,
+        }
+    }
+    pub const fn optional(name: &'static str) -> Role {
+        Role {
+            name,
+            many: false,
+            required: false,
+        }
+    }
+}
+
+/// A validated, ready-to-run stage. Its execution is self-contained: resolved params (held by
+/// the value), its inputs' artifacts, and it returns an artifact. Nothing else is shared, so a
+/// stage or unit can later run as its own process (a Slurm array task) against a shared store.
+pub trait Stage: Send + Sync {
+    /// Independent pieces of work (seed runs, sweep cells), each cached under its own key from
+    /// its own params, so adding a seed or a grid cell computes only the new ones. Empty means
+    /// the stage is a single piece of work done by `run`.
+    fn units(&self) -> Vec<Unit> {
+        Vec::new()
+    }
+
+    /// Runs one unit; only called for kinds that return units.
+    fn run_unit(&self, unit: &Unit, cx: &RunCx<'_>) -> anyhow::Result<Output> {
+        let _ = cx;
+        anyhow::bail!("unit {} has no runner", unit.id)
+    }
+
+    /// Produces the stage's artifact. `units` holds the unit artifacts in `units()` order.
+    fn run(&self, cx: &RunCx<'_>, units: &[Arc<Artifact>]) -> anyhow::Result<Output>;
+}
+
+/// One unit of a stage: a readable id (`adam/seed=42`) and the params that define it.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    pub id: String,
+    pub params: serde_json::Value,
+}
+
+/// What a kind's `build` gets: its params node (with spans), and ways to report errors at a
+/// field and to declare the files it reads.
+pub struct BuildCx<'a> {
+    pub stage: &'a str,
+    pub kind: &'a str,
+    pub root: &'a Path,
+    params: &'a Node,
+    sources: &'a Sources,
+    canonical: Option<serde_json::Value>,
+    files: Vec<PathBuf>,
+}
+
+impl<'a> BuildCx<'a> {
+    pub fn new(
+        stage: &'a str,
+        kind: &'a str,
+        root: &'a Path,
+        params: &'a Node,
+        sources: &'a Sources,
+    ) -> Self {
+        BuildCx {
+            stage,
+            kind,
+            root,
+            params,
+            sources,
+            canonical: None,
+            files: Vec::new(),
+        }
+    }
+
+    /// Deserialises the params. What is hashed into the stage key is the typed value with its
+    /// defaults filled in, so writing a default explicitly does not change the key.
+    pub fn params<P: DeserializeOwned + Serialize>(&mut self) -> Result<P, ConfigError> {
+        let p: P = params::deserialize(self.params, self.stage, self.kind, self.sources)?;
+        self.canonical =
+            Some(serde_json::to_value(&p).map_err(|e| ConfigError::new(e.to_string()))?);
+        Ok(p)
+    }
+
+    /// Overrides what is hashed, for kinds whose key should not cover every param.
+    pub fn set_canonical(&mut self, value: serde_json::Value) {
+        self.canonical = Some(value);
+    }
+
+    /// An error located at the param `field` (`optimizers[1].lr` style), or at the params.
+    pub fn error(&self, field: &str, message: impl Into<String>) -> ConfigError {
+        let (node, key) = walk(self.params, &parse_path(field));
+        let message = format!("stage `{}`: {}", self.stage, message.into());
+        match (node, key) {
+            (Node::Scalar(_), _) => self.sources.error_at(node, message),
+            (_, Some(k)) => {
+                self.sources
+                    .error_at_span(k.span(), k.as_str().chars().count(), message)
+            }
+            _ => self.sources.error_at(node, message),
+        }
+    }
+
+    /// Resolves a data file named by param `field`, checks it exists, and adds its content to
+    /// the stage key.
+    pub fn file(&mut self, field: &str, path: &str) -> Result<PathBuf, ConfigError> {
+        let full = self.root.join(path);
+        if !full.is_file() {
+            return Err(self
+                .error(field, format!("file `{path}` does not exist"))
+                .help(format!(
+                    "looked for {}; paths are relative to the project folder",
+                    full.display()
+                )));
+        }
+        self.files.push(full.clone());
+        Ok(full)
+    }
+
+    /// Declares a file read by the stage without a param pointing at it (model weights etc.).
+    pub fn add_file(&mut self, path: PathBuf) {
+        self.files.push(path);
+    }
+
+    pub fn finish(self) -> (Option<serde_json::Value>, Vec<PathBuf>) {
+        (self.canonical, self.files)
+    }
+}
+
+/// What a running stage gets: its inputs' artifacts by role, and a way to tell the user things.
+pub struct RunCx<'a> {
+    pub stage: &'a str,
+    pub root: &'a Path,
+    pub inputs: &'a BTreeMap<String, Vec<Arc<Artifact>>>,
+    pub notes: &'a std::sync::Mutex<Vec<String>>,
+}
+
+impl RunCx<'_> {
+    /// The single artifact bound to `role`.
+    pub fn input(&self, role: &str) -> anyhow::Result<&Artifact> {
+        match self.inputs.get(role).map(Vec::as_slice) {
+            Some([a]) => Ok(a),
+            Some([]) | None => anyhow::bail!("stage `{}` has no input `{role}`", self.stage),
+            Some(_) => anyhow::bail!("stage `{}` expects one input `{role}`", self.stage),
+        }
+    }
+
+    /// All artifacts bound to `role`, in the order the pipeline lists them.
+    pub fn input_all(&self, role: &str) -> &[Arc<Artifact>] {
+        self.inputs.get(role).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// A warning for the user; kept in the artifact's manifest so cached runs can show it too.
+    pub fn warn(&self, message: impl Into<String>) {
+        self.notes.lock().expect("notes lock").push(message.into());
+    }
+}
+
+/// The usual `build`: deserialise `P`, then let it check itself into a stage.
+pub fn build_with<P>(cx: &mut BuildCx<'_>) -> Result<Box<dyn Stage>, ConfigError>
+where
+    P: DeserializeOwned + Serialize + Check,
+{
+    let p: P = cx.params()?;
+    p.check(cx)
+}
+
+/// Turns deserialised params into a validated stage (the builder-then-validated-type pattern).
+pub trait Check {
+    fn check(self, cx: &mut BuildCx<'_>) -> Result<Box<dyn Stage>, ConfigError>;
+}
