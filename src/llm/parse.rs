@@ -332,6 +332,33 @@ fn summarize(responses: &[RawResponse<'_>], out: &ParseOutcome) -> Summary {
     s
 }
 
+impl Summary {
+    /// Rows, rejects and skips on one line, for logs.
+    pub fn one_line(&self) -> String {
+        let list = |m: &BTreeMap<&str, usize>| {
+            m.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "{} clean rows (train {}, test {}); rejected {} [{}]; skipped {} [{}]; leakage: {}",
+            self.train_rows + self.test_rows,
+            self.train_rows,
+            self.test_rows,
+            self.rejected.values().sum::<usize>(),
+            list(&self.rejected),
+            self.skipped.values().sum::<usize>(),
+            list(&self.skipped),
+            if self.leaked.is_empty() {
+                "none".to_string()
+            } else {
+                self.leaked.len().to_string()
+            }
+        )
+    }
+}
+
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(

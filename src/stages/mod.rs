@@ -3,6 +3,8 @@
 
 pub mod features;
 mod ingest_csv;
+mod llm_generate;
+mod parse_llm;
 pub mod qa_table;
 mod tfidf;
 
@@ -20,7 +22,12 @@ use crate::config::Sources;
 use crate::error::ConfigError;
 
 /// Every stage kind qa-pipe knows. Adding a kind: one file in this folder and one line here.
-pub static KINDS: &[&Kind] = &[&ingest_csv::KIND, &tfidf::KIND];
+pub static KINDS: &[&Kind] = &[
+    &ingest_csv::KIND,
+    &tfidf::KIND,
+    &llm_generate::KIND,
+    &parse_llm::KIND,
+];
 
 pub fn kind(name: &str) -> Option<&'static Kind> {
     KINDS.iter().copied().find(|k| k.name == name)
