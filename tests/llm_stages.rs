@@ -294,3 +294,33 @@ fn template_errors_point_at_the_prompt_param() {
         r.stderr
     );
 }
+
+#[test]
+fn seeded_split_by_question() {
+    let srv = FakeServer::start(vec![ollama_answer(
+        &fixture("study-raw-output.txt"),
+        "stop",
+    )]);
+    let p = project(&srv.base, "");
+    let yaml = pipeline(&srv.base, "").replace(
+        "    inputs: {responses: generate}\n",
+        "    inputs: {responses: generate}\n    params:\n      split: {mode: seeded, test_fraction: 0.25, seed: 3}\n",
+    );
+    p.write("pipelines/g.yaml", &yaml);
+    p.run(&["run", "pipelines/g.yaml"]).ok();
+    let (train, test) = (table(&p, "parse", "train"), table(&p, "parse", "test"));
+    // 16 clean questions, a quarter of them in test.
+    assert_eq!((train.num_rows(), test.num_rows()), (24, 8));
+    let train_q = strings(&train, "question");
+    assert!(strings(&test, "question")
+        .iter()
+        .all(|q| !train_q.contains(q)));
+
+    p.write(
+        "pipelines/g.yaml",
+        &yaml.replace("test_fraction: 0.25", "test_fraction: 2"),
+    );
+    let r = p.run(&["run", "pipelines/g.yaml"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("must be between 0 and 1"), "{}", r.stderr);
+}
