@@ -5,6 +5,8 @@ mod e5;
 mod evaluate;
 pub mod features;
 mod ingest_csv;
+mod llm_generate;
+mod parse_llm;
 pub mod qa_table;
 mod sweep;
 mod tfidf;
@@ -31,6 +33,8 @@ pub static KINDS: &[&Kind] = &[
     &train::KIND,
     &sweep::KIND,
     &evaluate::KIND,
+    &llm_generate::KIND,
+    &parse_llm::KIND,
 ];
 
 pub fn kind(name: &str) -> Option<&'static Kind> {
