@@ -3,6 +3,7 @@
 pub mod metrics;
 pub mod mlp;
 pub mod optim;
+pub mod pca;
 pub mod real;
 pub mod rng;
 pub mod rowspace;
@@ -10,3 +11,4 @@ pub mod simd;
 pub mod snapshot;
 pub mod sweep;
 pub mod train;
+pub mod tsne;

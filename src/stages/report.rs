@@ -1,0 +1,534 @@
+//! `report`: one self-contained HTML file (`report.html` in the artifact): the figures of
+//! the `plots` inputs, final-metric tables (mean ± std over seeds at the last epoch) of the
+//! `metrics` inputs, the t-SNE summary, and the provenance of everything upstream, read
+//! from the artifacts' manifests: the DAG, and per stage its key, params and duration.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+use serde::{Deserialize, Serialize};
+
+use super::columns::Named;
+use super::curves::{by_optimizer, read_runs};
+use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage};
+use crate::cache::{Artifact, Manifest, Output};
+use crate::error::ConfigError;
+use crate::viz::figures::mean_std;
+use crate::viz::report::{
+    fmt_mean_std, render_html, Dag, DagNode, EmbeddedFigure, Report, Section, StageInfo, Table,
+};
+use crate::viz::Format;
+
+const fn role(name: &'static str) -> Role {
+    Role {
+        name,
+        many: true,
+        required: false,
+    }
+}
+
+pub const KIND: Kind = Kind {
+    name: "report",
+    version: 1,
+    summary: "self-contained HTML report: figures, final metrics, DAG and provenance",
+    inputs: &[role("plots"), role("metrics"), role("tsne")],
+    build: build_with::<Params>,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Embed {
+    #[default]
+    Png,
+    Svg,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    #[serde(default = "default_title")]
+    pub title: String,
+    /// Text under the title (blank lines separate paragraphs).
+    #[serde(default)]
+    pub intro: Option<String>,
+    /// Caption of each `metrics` input's table, in order (default: the stage's name).
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Which file of each figure to embed.
+    #[serde(default)]
+    pub embed: Embed,
+    /// Table of each `metrics` input holding the curves.
+    #[serde(default = "default_metrics_table")]
+    pub metrics_table: String,
+}
+
+fn default_title() -> String {
+    "qa-pipe report".into()
+}
+fn default_metrics_table() -> String {
+    "curves".into()
+}
+
+impl Check for Params {
+    fn check(self, cx: &mut BuildCx<'_>) -> Result<Box<dyn Stage>, ConfigError> {
+        if self.title.trim().is_empty() {
+            return Err(cx.error("title", "the report needs a title"));
+        }
+        Ok(Box::new(ReportStage { p: self }))
+    }
+}
+
+struct ReportStage {
+    p: Params,
+}
+
+/// Final metrics per optimizer, mean ± std over the runs at their last epoch.
+pub(crate) fn metrics_table(batch: &RecordBatch, what: String, caption: String) -> Result<Table> {
+    let t = Named::new(batch, what);
+    let optional = ["train_acc", "train_mse", "test_mse", "elapsed_s"];
+    let runs = read_runs(&t, &["test_acc"], &optional)?;
+    let shown: Vec<(&str, &str, usize)> = [
+        ("test_acc", "Test accuracy", 3),
+        ("train_acc", "Train accuracy", 3),
+        ("train_mse", "Train MSE", 4),
+        ("test_mse", "Test MSE", 4),
+        ("elapsed_s", "Time (s)", 2),
+    ]
+    .into_iter()
+    .filter(|(c, _, _)| *c == "test_acc" || t.has(c))
+    .collect();
+    let mut columns = vec![
+        "Optimizer".to_string(),
+        "Runs".to_string(),
+        "Epochs".to_string(),
+    ];
+    columns.extend(shown.iter().map(|(_, h, _)| h.to_string()));
+    let rows = by_optimizer(&runs, None)
+        .into_iter()
+        .map(|(opt, rs)| {
+            let epochs = rs.iter().map(|r| r.epoch.len()).max().unwrap_or(0);
+            let mut row = vec![opt, rs.len().to_string(), epochs.to_string()];
+            for (c, _, digits) in &shown {
+                let finals: Vec<f64> = rs.iter().map(|r| r.last(c)).collect();
+                let (m, s) = mean_std(&finals);
+                row.push(fmt_mean_std(m, s, *digits));
+            }
+            row
+        })
+        .collect();
+    Ok(Table {
+        caption,
+        columns,
+        rows,
+    })
+}
+
+/// Every manifest upstream of `inputs` (inclusive), read from the store next to them.
+fn upstream(inputs: &[&Artifact]) -> Result<BTreeMap<String, Manifest>> {
+    let mut out: BTreeMap<String, Manifest> = BTreeMap::new();
+    let mut queue: VecDeque<(Option<&Path>, String)> = VecDeque::new();
+    for a in inputs {
+        out.insert(a.key().to_string(), a.manifest.clone());
+        for keys in a.manifest.inputs.values() {
+            for k in keys {
+                queue.push_back((a.dir.parent(), k.clone()));
+            }
+        }
+    }
+    while let Some((objects, key)) = queue.pop_front() {
+        if out.contains_key(&key) {
+            continue;
+        }
+        let Some(objects) = objects else { continue };
+        let path = objects.join(&key).join("manifest.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading upstream manifest {}", path.display()))?;
+        let m: Manifest =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        for keys in m.inputs.values() {
+            for k in keys {
+                queue.push_back((Some(objects), k.clone()));
+            }
+        }
+        out.insert(key, m);
+    }
+    Ok(out)
+}
+
+/// The DAG and stage list of the run, upstream first, this stage last.
+fn provenance(this: &str, inputs: &[&Artifact]) -> Result<(Dag, Vec<StageInfo>)> {
+    let manifests = upstream(inputs)?;
+    // Names as recorded; a name used by two different keys gets the key's prefix.
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for m in manifests.values() {
+        *count.entry(m.stage.as_str()).or_default() += 1;
+    }
+    let name_of = |key: &str| -> String {
+        let m = &manifests[key];
+        if count[m.stage.as_str()] > 1 {
+            format!("{} [{}]", m.stage, &key[..key.len().min(8)])
+        } else {
+            m.stage.clone()
+        }
+    };
+    // Topological order: a stage after everything it reads, ties by name.
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    let mut order: Vec<&str> = Vec::new();
+    while order.len() < manifests.len() {
+        let mut ready: Vec<&str> = manifests
+            .iter()
+            .filter(|(k, m)| {
+                !done.contains(k.as_str())
+                    && m.inputs
+                        .values()
+                        .flatten()
+                        .all(|u| done.contains(u.as_str()) || !manifests.contains_key(u))
+            })
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if ready.is_empty() {
+            // Only a corrupt store could have a cycle; list the rest as they are.
+            ready = manifests
+                .keys()
+                .map(String::as_str)
+                .filter(|k| !done.contains(k))
+                .collect();
+        }
+        ready.sort_by_key(|k| name_of(k));
+        for k in ready {
+            done.insert(k);
+            order.push(k);
+        }
+    }
+    let mut dag = Dag::default();
+    let mut stages = Vec::new();
+    for k in &order {
+        let m = &manifests[*k];
+        dag.nodes.push(DagNode {
+            name: name_of(k),
+            kind: m.kind.clone(),
+        });
+        for u in m.inputs.values().flatten() {
+            if manifests.contains_key(u) {
+                dag.edges.push((name_of(u), name_of(k)));
+            }
+        }
+        stages.push(StageInfo {
+            name: name_of(k),
+            kind: m.kind.clone(),
+            key: k.to_string(),
+            params: serde_json::to_string_pretty(&m.params).unwrap_or_default(),
+            duration_s: Some(m.duration_s),
+            cached: None,
+        });
+    }
+    dag.nodes.push(DagNode {
+        name: this.to_string(),
+        kind: "report".into(),
+    });
+    for a in inputs {
+        dag.edges.push((name_of(a.key()), this.to_string()));
+    }
+    dag.edges.sort();
+    dag.edges.dedup();
+    Ok((dag, stages))
+}
+
+impl ReportStage {
+    fn figures(&self, plots: &[Arc<Artifact>]) -> Result<Vec<Section>> {
+        let mut sections = Vec::new();
+        let (want, other) = match self.p.embed {
+            Embed::Png => ("png", "svg"),
+            Embed::Svg => ("svg", "png"),
+        };
+        for a in plots {
+            let table = a.table("figures")?;
+            let t = Named::new(
+                &table,
+                format!("table `figures` of stage `{}`", a.manifest.stage),
+            );
+            let names = t.strings("name")?;
+            let titles = t.strings("title")?;
+            for (name, title) in names.iter().zip(&titles) {
+                let pick = [want, other].into_iter().find_map(|ext| {
+                    let file = format!("{name}.{ext}");
+                    a.file_path(&file).map(|p| (ext, p))
+                });
+                let Some((ext, path)) = pick else { continue };
+                let bytes = std::fs::read(&path)
+                    .with_context(|| format!("reading figure {}", path.display()))?;
+                let format = if ext == "png" {
+                    Format::Png
+                } else {
+                    Format::Svg
+                };
+                sections.push(Section {
+                    title: title.clone(),
+                    text: None,
+                    figures: vec![EmbeddedFigure {
+                        caption: format!("{title} ({name}.{ext}, stage `{}`)", a.manifest.stage),
+                        format,
+                        bytes,
+                    }],
+                    tables: Vec::new(),
+                });
+            }
+        }
+        Ok(sections)
+    }
+
+    fn tsne_table(&self, arts: &[Arc<Artifact>]) -> Result<Option<Table>> {
+        let mut rows = Vec::new();
+        for a in arts {
+            let b = a.table("summary")?;
+            let t = Named::new(
+                &b,
+                format!("table `summary` of stage `{}`", a.manifest.stage),
+            );
+            let num = |c: &str| -> Result<String> {
+                let v = t.f64s(c)?.first().copied().unwrap_or(f64::NAN);
+                Ok(if !v.is_finite() {
+                    "n/a".into()
+                } else if v.fract() == 0.0 && v.abs() < 1e15 {
+                    format!("{v:.0}")
+                } else {
+                    format!("{v:.4}")
+                })
+            };
+            rows.push(vec![
+                a.manifest.stage.clone(),
+                num("points")?,
+                num("weights")?,
+                num("pca_dims")?,
+                t.strings("method")?.first().cloned().unwrap_or_default(),
+                num("iterations_run")?,
+                num("kl_divergence")?,
+                num("trustworthiness_5")?,
+            ]);
+        }
+        Ok((!rows.is_empty()).then(|| Table {
+            caption: "t-SNE of the weight snapshots".into(),
+            columns: [
+                "Stage",
+                "Points",
+                "Weights",
+                "PCA dims",
+                "Method",
+                "Iterations",
+                "KL divergence",
+                "Trustworthiness (k=5)",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows,
+        }))
+    }
+}
+
+impl Stage for ReportStage {
+    fn run(&self, cx: &RunCx<'_>, _: &[Arc<Artifact>]) -> Result<Output> {
+        let plots = cx.input_all("plots");
+        let metrics = cx.input_all("metrics");
+        let tsne = cx.input_all("tsne");
+        let mut sections = self.figures(plots)?;
+        let mut tables = Vec::new();
+        for (i, a) in metrics.iter().enumerate() {
+            let caption = self
+                .p
+                .labels
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| a.manifest.stage.clone());
+            let batch = a.table(&self.p.metrics_table)?;
+            let what = format!(
+                "table `{}` of stage `{}`",
+                self.p.metrics_table, a.manifest.stage
+            );
+            tables.push(metrics_table(
+                &batch,
+                what,
+                format!("{caption}: final epoch, mean ± std over seeds"),
+            )?);
+        }
+        if !tables.is_empty() {
+            sections.insert(
+                0,
+                Section {
+                    title: "Final metrics".into(),
+                    text: None,
+                    figures: Vec::new(),
+                    tables,
+                },
+            );
+        }
+        if let Some(t) = self.tsne_table(tsne)? {
+            sections.push(Section {
+                title: "t-SNE".into(),
+                text: None,
+                figures: Vec::new(),
+                tables: vec![t],
+            });
+        }
+        let all: Vec<&Artifact> = plots
+            .iter()
+            .chain(metrics)
+            .chain(tsne)
+            .map(|a| a.as_ref())
+            .collect();
+        let (dag, stages) = provenance(cx.stage, &all)?;
+        let report = Report {
+            title: self.p.title.clone(),
+            intro: self.p.intro.clone(),
+            sections,
+            dag,
+            stages,
+        };
+        let html = render_html(&report);
+        let provenance_table = RecordBatch::try_from_iter(vec![
+            (
+                "stage",
+                Arc::new(StringArray::from_iter_values(
+                    report.stages.iter().map(|s| s.name.clone()),
+                )) as ArrayRef,
+            ),
+            (
+                "kind",
+                Arc::new(StringArray::from_iter_values(
+                    report.stages.iter().map(|s| s.kind.clone()),
+                )) as ArrayRef,
+            ),
+            (
+                "key",
+                Arc::new(StringArray::from_iter_values(
+                    report.stages.iter().map(|s| s.key.clone()),
+                )) as ArrayRef,
+            ),
+            (
+                "duration_s",
+                Arc::new(Float64Array::from_iter(
+                    report.stages.iter().map(|s| s.duration_s),
+                )) as ArrayRef,
+            ),
+        ])?;
+        let mut out = Output::default();
+        out.notes.push(format!(
+            "report.html: {} sections, {} upstream stages ({} KB)",
+            report.sections.len(),
+            report.stages.len(),
+            html.len() / 1024
+        ));
+        Ok(out
+            .file("report.html", html.into_bytes())
+            .table("provenance", provenance_table))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stages::testkit::{curves, test_acc, Store};
+    use crate::viz::figures::{Band, OptimizerCurves, OptimizerPanels};
+
+    #[test]
+    fn report_holds_figures_final_metrics_and_full_provenance() {
+        let store = Store::new();
+        let features = store.put("features", "tfidf", &[], Output::default());
+        let train = store.put(
+            "train",
+            "train",
+            &[&features],
+            Output::default().table("curves", curves(30, &[])),
+        );
+        let fig = OptimizerPanels {
+            title: "Core".into(),
+            curves: vec![OptimizerCurves {
+                name: "adam".into(),
+                label: "ADAM".into(),
+                epoch: vec![1.0, 2.0],
+                time_s: vec![0.1, 0.2],
+                loss: Band::exact(vec![1.0, 0.5]),
+                accuracy: Band::exact(vec![0.6, 0.8]),
+            }],
+        };
+        let png = crate::viz::render(&fig, Format::Png).unwrap();
+        let figures = RecordBatch::try_from_iter(vec![
+            (
+                "name",
+                Arc::new(StringArray::from(vec!["core"])) as ArrayRef,
+            ),
+            (
+                "type",
+                Arc::new(StringArray::from(vec!["optimizers"])) as ArrayRef,
+            ),
+            (
+                "title",
+                Arc::new(StringArray::from(vec!["Core optimizers"])) as ArrayRef,
+            ),
+            (
+                "files",
+                Arc::new(StringArray::from(vec!["core.png"])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let plots = store.put(
+            "plot",
+            "plot",
+            &[&train],
+            Output::default()
+                .table("figures", figures)
+                .file("core.png", png.clone()),
+        );
+        let p: Params =
+            serde_json::from_value(serde_json::json!({ "title": "Study", "labels": ["TF-IDF"] }))
+                .unwrap();
+        let out = store
+            .run(
+                &ReportStage { p },
+                "report",
+                &[("plots", vec![plots]), ("metrics", vec![train.clone()])],
+            )
+            .unwrap();
+        let html = String::from_utf8(out.files[0].1.clone()).unwrap();
+        assert_eq!(out.files[0].0, "report.html");
+        use base64::Engine;
+        assert!(
+            html.contains(&base64::engine::general_purpose::STANDARD.encode(&png)),
+            "figure embedded"
+        );
+        assert!(html.contains("<h2>Core optimizers</h2>"));
+        // Adam's final test accuracy over the three seeds, computed independently.
+        let finals: Vec<f64> = (0..3).map(|s| test_acc(2, s, 30)).collect();
+        let (m, sd) = mean_std(&finals);
+        assert!(
+            html.contains(&fmt_mean_std(m, sd, 3)),
+            "adam {}",
+            fmt_mean_std(m, sd, 3)
+        );
+        assert!(html.contains("TF-IDF: final epoch, mean ± std over seeds"));
+        // Provenance reaches `features`, which the report does not read directly.
+        for edge in [
+            ("features", "train"),
+            ("train", "plot"),
+            ("plot", "report"),
+            ("train", "report"),
+        ] {
+            assert!(
+                html.contains(&format!("<tr><td>{}</td><td>{}</td></tr>", edge.0, edge.1)),
+                "edge {edge:?}"
+            );
+        }
+        assert!(
+            html.contains(train.key())
+                && html.contains("1.50 s")
+                && html.contains("&quot;made_by&quot;: &quot;testkit&quot;")
+        );
+        let prov = &out.tables[0].1;
+        assert_eq!(
+            Named::new(prov, "p").strings("stage").unwrap(),
+            vec!["features", "train", "plot"]
+        );
+    }
+}
