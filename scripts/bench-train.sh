@@ -3,6 +3,10 @@
 # invocation, and prints the ratios. A benchmark, not a test: run it on a quiet machine.
 #
 #   scripts/bench-train.sh [REPEAT]      (needs python3 + shared/reference/requirements.txt)
+#   THREADS=1 scripts/bench-train.sh 1   (both sides on one core: numpy with one BLAS/OpenMP
+#                                         thread, qa-pipe with one rayon thread; steadier on a
+#                                         busy machine, where OpenMP's spinning threads can
+#                                         slow numpy down by 10x or more)
 #
 # Workloads (the study's): core = GD, SGD, Adam x 5 seeds x 100 epochs on 100 x 2049 rows,
 # hidden 64, batch 32, test accuracy every epoch; grid = hidden [32,64,128] x lr
@@ -12,6 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPEAT="${1:-3}"
+THREADS="${THREADS:-2}"
 REF="${SEED_REF:-../shared/reference/seed_ref.py}"
 [ -f "$REF" ] || REF=/work/shared/reference/seed_ref.py
 TMP="$(mktemp -d)"
@@ -23,14 +28,18 @@ printf 'soru,cevap,etiket\n"Soru bir?","Cevap bir.",1\n"Soru iki?","Cevap iki.",
 cargo build --release --example bench_train 2>&1 | tail -1
 BIN="${CARGO_TARGET_DIR:-target}/release/examples/bench_train"
 
-echo "== numpy reference (seed_ref.py bench, median of $REPEAT)"
+echo "== numpy reference (seed_ref.py bench, median of $REPEAT, threads: $THREADS)"
 # As the reference README says: let OpenBLAS pick its own (AVX-512) kernels.
-env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 "$REF" bench --only a,b \
+NP_ENV=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
+if [ "$THREADS" = 1 ]; then
+    NP_ENV+=(OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1)
+fi
+"${NP_ENV[@]}" python3 "$REF" bench --only a,b \
     --runs "$REPEAT" --wait 20 --max-foreign 0.5 --task-budget 300 \
     --train "$TMP/t.csv" --test "$TMP/t.csv" --json "$TMP/numpy.json"
 
-echo "== qa-pipe (median of $REPEAT)"
-"$BIN" --threads 2 --repeat "$REPEAT" --json "$TMP/rust.json"
+echo "== qa-pipe (median of $REPEAT, $THREADS threads)"
+"$BIN" --threads "$THREADS" --repeat "$REPEAT" --json "$TMP/rust.json"
 
 python3 - "$TMP/numpy.json" "$TMP/rust.json" <<'PY'
 import json, sys

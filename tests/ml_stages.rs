@@ -6,6 +6,7 @@ mod common;
 use std::path::PathBuf;
 
 use arrow::array::{Array, Float64Array, RecordBatch, StringArray, UInt64Array};
+use arrow::datatypes::DataType;
 use common::{status_of, Project};
 
 const PIPELINE: &str = "\
@@ -63,14 +64,13 @@ fn table(p: &Project, stage: &str, name: &str) -> RecordBatch {
     qa_pipe::table::read_parquet(&dir.join(format!("{name}.parquet"))).unwrap()
 }
 
+/// Any numeric column as f64 (nulls as NaN).
 fn f64s(b: &RecordBatch, col: &str) -> Vec<f64> {
-    let a = b
-        .column_by_name(col)
-        .unwrap()
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .unwrap();
-    (0..a.len()).map(|i| a.value(i)).collect()
+    let c = arrow::compute::cast(b.column_by_name(col).unwrap(), &DataType::Float64).unwrap();
+    let a = c.as_any().downcast_ref::<Float64Array>().unwrap();
+    (0..a.len())
+        .map(|i| if a.is_null(i) { f64::NAN } else { a.value(i) })
+        .collect()
 }
 
 fn strs(b: &RecordBatch, col: &str) -> Vec<String> {
@@ -97,8 +97,12 @@ fn train_evaluate_and_sweep_produce_their_tables() {
     );
     assert_eq!(f64s(&runs, "lr"), [0.01, 0.01, 0.1, 0.1, 0.01, 0.01]);
     let curves = table(&p, "train", "curves");
-    // 6 runs x 6 epochs x (train/test mse/acc + elapsed_s)
-    assert_eq!(curves.num_rows(), 6 * 6 * 5);
+    // 6 runs x 6 epochs, one column per metric; no early stopping, so no val_*.
+    assert_eq!(curves.num_rows(), 6 * 6);
+    assert!(f64s(&curves, "val_mse").iter().all(|v| v.is_nan()));
+    assert_eq!(f64s(&curves, "epoch")[..6], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    // The last epoch's curve values are the run's final numbers.
+    assert_eq!(f64s(&curves, "test_mse")[5], f64s(&runs, "test_mse")[0]);
     let snaps = table(&p, "train", "snapshots");
     assert_eq!(snaps.num_rows(), 6 * 4); // epochs 0, 2, 4, 6
     let weights = table(&p, "train", "weights");
@@ -126,7 +130,11 @@ fn train_evaluate_and_sweep_produce_their_tables() {
     assert_eq!(cells.num_rows(), 4);
     assert_eq!(f64s(&cells, "hidden"), [2.0, 2.0, 4.0, 4.0]);
     assert_eq!(f64s(&cells, "lr"), [0.1, 0.01, 0.1, 0.01]);
-    let cell_runs = table(&p, "grid", "runs");
+    let cell_runs = table(&p, "grid", "sweep");
+    assert_eq!(
+        f64s(&cell_runs, "hidden"),
+        [2.0, 2.0, 2.0, 2.0, 4.0, 4.0, 4.0, 4.0]
+    );
     assert_eq!(cell_runs.num_rows(), 8);
     let seeds = cell_runs
         .column_by_name("seed")
@@ -177,31 +185,26 @@ fn adding_a_seed_or_a_cell_computes_only_the_new_units() {
     assert_eq!(&new[3..5], &old[2..4]);
 }
 
-/// Curve values except timings, and the sweep's cell means.
-fn numbers(p: &Project) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+/// Curve values except timings, test scores, and the sweep's cell means.
+fn numbers(p: &Project) -> Vec<Vec<f64>> {
     let c = table(p, "train", "curves");
-    let metric = strs(&c, "metric");
-    let values = f64s(&c, "value")
-        .into_iter()
-        .zip(metric)
-        .filter(|(_, m)| m != "elapsed_s")
-        .map(|(v, _)| v)
+    let mut out: Vec<Vec<f64>> = ["train_mse", "train_acc", "test_mse", "test_acc"]
+        .iter()
+        .map(|m| f64s(&c, m))
         .collect();
-    let scores = f64s(&table(p, "train", "scores"), "score");
-    (
-        values,
-        scores,
-        f64s(&table(p, "grid", "cells"), "test_mse_mean"),
-    )
+    out.push(f64s(&table(p, "train", "scores"), "score"));
+    out.push(f64s(&table(p, "grid", "cells"), "test_mse_mean"));
+    out
 }
 
 #[test]
 fn same_numbers_with_one_or_two_threads_and_when_forced() {
-    // One project, so both runs read the same cached feature table (the tfidf stage's
-    // column order is not yet stable across processes).
     let a = project();
     a.run(&["run", "pipelines/ml.yaml", "-j", "1"]).ok();
     let first = numbers(&a);
+    let b = project();
+    b.run(&["run", "pipelines/ml.yaml", "-j", "2"]).ok();
+    assert_eq!(first, numbers(&b));
     a.run(&[
         "run",
         "pipelines/ml.yaml",

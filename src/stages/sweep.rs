@@ -7,14 +7,15 @@
 //! paths reach inside (`optimizer.beta1`, `early_stopping.patience`).
 //!
 //! Tables: `cells` (one row per cell: its params, mean and population std over seeds of
-//! the final test/train accuracy and MSE, diverged runs) and `runs` (one row per cell x
-//! seed).
+//! the final test/train accuracy and MSE, diverged runs) and `sweep` (one row per cell x
+//! seed: the params, seed, status, epochs run and final metrics; the `plot` heatmap's
+//! default input). Whole-number params are integer columns, other numbers floats.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Result;
-use arrow::array::{ArrayRef, Float64Array, StringArray, UInt32Array, UInt64Array};
+use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray, UInt32Array, UInt64Array};
 use arrow::compute::concat_batches;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -171,6 +172,37 @@ fn label(cell: &Cell) -> String {
         .join(",")
 }
 
+impl Sweep {
+    /// One column per swept param, each cell's value repeated `repeat` times: whole
+    /// numbers as i64, other numbers as f64, anything else as JSON text.
+    fn param_columns(&self, repeat: usize) -> Vec<(String, ArrayRef)> {
+        self.names
+            .iter()
+            .map(|name| {
+                let vals: Vec<&Value> = self
+                    .cells
+                    .iter()
+                    .flat_map(|c| std::iter::repeat_n(&c.cell.params[name], repeat))
+                    .collect();
+                let arr: ArrayRef = if vals.iter().all(|v| v.is_i64()) {
+                    Arc::new(Int64Array::from_iter_values(
+                        vals.iter().map(|v| v.as_i64().unwrap_or_default()),
+                    ))
+                } else if vals.iter().all(|v| v.is_number()) {
+                    Arc::new(Float64Array::from_iter_values(
+                        vals.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)),
+                    ))
+                } else {
+                    Arc::new(StringArray::from_iter_values(
+                        vals.iter().map(|v| v.to_string()),
+                    ))
+                };
+                (name.clone(), arr)
+            })
+            .collect()
+    }
+}
+
 impl Stage for Sweep {
     fn units(&self) -> Vec<Unit> {
         self.cells
@@ -244,20 +276,7 @@ impl Stage for Sweep {
             "cell".into(),
             strings(self.cells.iter().map(|c| c.cell.id.clone()).collect()),
         )];
-        // One column per swept param: numbers as f64, anything else as JSON text.
-        for name in &self.names {
-            let vals: Vec<&Value> = self.cells.iter().map(|c| &c.cell.params[name]).collect();
-            let arr: ArrayRef = if vals.iter().all(|v| v.is_number()) {
-                Arc::new(Float64Array::from_iter_values(
-                    vals.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)),
-                ))
-            } else {
-                Arc::new(StringArray::from_iter_values(
-                    vals.iter().map(|v| v.to_string()),
-                ))
-            };
-            cols.push((name.clone(), arr));
-        }
+        cols.extend(self.param_columns(1));
         let per_cell = |table: &arrow::array::RecordBatch, metric: &str| -> Vec<Vec<f64>> {
             let v = table
                 .column_by_name(metric)
@@ -301,6 +320,20 @@ impl Stage for Sweep {
             .collect();
         cols.push(("diverged".into(), Arc::new(UInt32Array::from(diverged))));
         let cells = batch(cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect())?;
-        Ok(Output::default().table("cells", cells).table("runs", runs))
+        // Per cell x seed, with the params beside (what the `plot` heatmap reads).
+        let mut per_run = self.param_columns(self.seeds.len());
+        let schema = runs.schema();
+        for (f, c) in schema.fields().iter().zip(runs.columns()) {
+            per_run.push((f.name().clone(), c.clone()));
+        }
+        let sweep = batch(
+            per_run
+                .iter()
+                .map(|(n, a)| (n.as_str(), a.clone()))
+                .collect(),
+        )?;
+        Ok(Output::default()
+            .table("cells", cells)
+            .table("sweep", sweep))
     }
 }

@@ -2,13 +2,13 @@
 //! optimizers and seeds. Every (optimizer, seed) run is its own cached unit, so adding a
 //! seed or an optimizer trains only the new runs; runs go in parallel.
 //!
-//! Tables: `curves` (long: optimizer, seed, epoch, metric, value; metrics train_mse,
-//! train_acc, test_mse, test_acc, val_mse/val_acc with early stopping, and elapsed_s =
-//! cumulative training seconds, evaluation excluded; timings are the only numbers that
-//! change between identical runs), `runs` (one row per run: status and final metrics),
-//! `weights` (one row per layer, row-major values), `snapshots` (one row per recorded
-//! epoch, f32 values, projected if asked) and `scores` (raw test outputs per row, for
-//! `evaluate`).
+//! Tables: `curves` (one row per run and epoch: optimizer, seed, epoch, train_mse,
+//! train_acc, test_mse, test_acc, val_mse/val_acc (with early stopping), elapsed_s =
+//! cumulative training seconds with evaluation excluded, fraction; timings are the only
+//! numbers that change between identical runs), `runs` (one row per run: status and final
+//! metrics), `weights` (one row per layer: rows, cols, row-major `values`), `snapshots`
+//! (optimizer, seed, epoch and a list column `weights` of f32, projected if asked; the
+//! `tsne` stage's default layout) and `scores` (raw test outputs per row, for `evaluate`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -284,31 +284,31 @@ fn run_tables(
     y_test: &Array1<f64>,
 ) -> Result<Output> {
     let seed = spec.seed;
-    // curves, long format
-    let (mut m_name, mut m_epoch, mut m_value) = (Vec::new(), Vec::new(), Vec::new());
-    for c in &r.curves {
-        let mut push = |name: &str, v: Option<f64>| {
-            if let Some(v) = v {
-                m_name.push(name.to_string());
-                m_epoch.push(c.epoch as u32);
-                m_value.push(v);
-            }
-        };
-        push("train_mse", Some(c.train_mse));
-        push("train_acc", Some(c.train_acc));
-        push("test_mse", Some(c.test_mse));
-        push("test_acc", Some(c.test_acc));
-        push("val_mse", c.val_mse);
-        push("val_acc", c.val_acc);
-        push("elapsed_s", Some(c.elapsed_s));
-    }
-    let n = m_name.len();
+    // curves: one row per run and epoch (long in runs and epochs, one column per metric)
+    let n = r.curves.len();
+    let col = |f: fn(&crate::ml::train::EpochRecord) -> Option<f64>| -> ArrayRef {
+        Arc::new(r.curves.iter().map(f).collect::<Float64Array>())
+    };
     let curves = batch(vec![
         ("optimizer", strings(vec![opt.to_string(); n])),
         ("seed", Arc::new(UInt64Array::from(vec![seed; n]))),
-        ("epoch", Arc::new(UInt32Array::from(m_epoch))),
-        ("metric", strings(m_name)),
-        ("value", Arc::new(Float64Array::from(m_value))),
+        (
+            "epoch",
+            Arc::new(UInt32Array::from_iter_values(
+                r.curves.iter().map(|c| c.epoch as u32),
+            )),
+        ),
+        ("train_mse", col(|c| Some(c.train_mse))),
+        ("train_acc", col(|c| Some(c.train_acc))),
+        ("test_mse", col(|c| Some(c.test_mse))),
+        ("test_acc", col(|c| Some(c.test_acc))),
+        ("val_mse", col(|c| c.val_mse)),
+        ("val_acc", col(|c| c.val_acc)),
+        ("elapsed_s", col(|c| Some(c.elapsed_s))),
+        (
+            "fraction",
+            Arc::new(Float64Array::from(vec![spec.config.fraction; n])),
+        ),
     ])?;
 
     let last = r.curves.last();
@@ -377,7 +377,7 @@ fn run_tables(
                 s.epochs.iter().map(|&e| e as u32).collect::<Vec<_>>(),
             )),
         ),
-        ("values", Arc::new(svals.finish())),
+        ("weights", Arc::new(svals.finish())),
     ])?;
 
     let nt = r.test_scores.len();
@@ -463,7 +463,7 @@ impl Stage for Train {
             .map_or(0, |(_, b)| b.num_rows());
         if snap_rows > 0 {
             out.notes.push(format!(
-                "{snap_rows} weight snapshots, {:.1} MB as Parquet over {} runs",
+                "{snap_rows} weight snapshots, {:.3} MB as Parquet over {} runs",
                 snap_bytes as f64 / 1e6,
                 units.len()
             ));
