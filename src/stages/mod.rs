@@ -2,10 +2,15 @@
 //! registry (one line per kind).
 
 mod e5;
+mod evaluate;
 pub mod features;
 mod ingest_csv;
+mod llm_generate;
+mod parse_llm;
 pub mod qa_table;
+mod sweep;
 mod tfidf;
+mod train;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,7 +26,16 @@ use crate::config::Sources;
 use crate::error::ConfigError;
 
 /// Every stage kind qa-pipe knows. Adding a kind: one file in this folder and one line here.
-pub static KINDS: &[&Kind] = &[&ingest_csv::KIND, &tfidf::KIND, &e5::KIND];
+pub static KINDS: &[&Kind] = &[
+    &ingest_csv::KIND,
+    &tfidf::KIND,
+    &e5::KIND,
+    &train::KIND,
+    &sweep::KIND,
+    &evaluate::KIND,
+    &llm_generate::KIND,
+    &parse_llm::KIND,
+];
 
 pub fn kind(name: &str) -> Option<&'static Kind> {
     KINDS.iter().copied().find(|k| k.name == name)
