@@ -84,9 +84,9 @@ impl Distribution {
             Self::LogUniform { low, high } if !(*low > 0.0 && low <= high) => Err(format!(
                 "log_uniform needs 0 < low <= high, got low {low}, high {high}"
             )),
-            Self::Uniform { low, high } if low > high || low.is_nan() || high.is_nan() => Err(format!(
-                "uniform needs low <= high, got low {low}, high {high}"
-            )),
+            Self::Uniform { low, high } if low > high || low.is_nan() || high.is_nan() => Err(
+                format!("uniform needs low <= high, got low {low}, high {high}"),
+            ),
             Self::IntLogUniform { low, high } if !(*low > 0 && low <= high) => Err(format!(
                 "int_log_uniform needs 0 < low <= high, got low {low}, high {high}"
             )),
