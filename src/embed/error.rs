@@ -8,10 +8,10 @@ use super::runtime::SETUP_SCRIPT;
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
     #[error(
-        "ONNX Runtime library not found; looked for:\n{}\n\
+        "ONNX Runtime library not found (looked for {})\n\
          Run `{SETUP_SCRIPT}` to fetch it into models/onnxruntime/, or point the `ort_lib` \
          param or the QA_PIPE_ORT_LIB (or ORT_DYLIB_PATH) variable at a libonnxruntime.so >= 1.31",
-        tried.iter().map(|(how, p)| format!("  - {} ({how})", p.display())).collect::<Vec<_>>().join("\n")
+        tried.iter().map(|(how, p)| format!("{} ({how})", p.display())).collect::<Vec<_>>().join(", ")
     )]
     RuntimeNotFound { tried: Vec<(String, PathBuf)> },
 
