@@ -1,8 +1,10 @@
 //! t-SNE speed against scikit-learn on the same 1500 x 50 points, in one invocation.
 //!
 //!     cargo bench --bench tsne                      # 3 runs each, prints the ratio
-//!     QA_PIPE_PYTHON=/path/to/python cargo bench --bench tsne -- --runs 5
+//!     QA_PIPE_PYTHON=/path/to/python cargo bench --bench tsne -- --runs 5 --threads 1
 //!
+//! `--threads N` sizes Rust's rayon pool and sklearn's OpenMP pool (OMP_NUM_THREADS) alike;
+//! by default both use every core.
 //! The points are i.i.d. standard normal (as seed_ref.py's `bench` t-SNE task), drawn
 //! here and handed to Python as raw little-endian f64. sklearn runs
 //! TSNE(n_components=2, perplexity=30, init="pca", learning_rate="auto", random_state=0)
@@ -52,11 +54,26 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     let mut runs = 3usize;
+    let mut threads: Option<usize> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        if a == "--runs" {
-            runs = args.next().and_then(|v| v.parse().ok()).expect("--runs N");
+        match a.as_str() {
+            "--runs" => runs = args.next().and_then(|v| v.parse().ok()).expect("--runs N"),
+            "--threads" => {
+                threads = Some(
+                    args.next()
+                        .and_then(|v| v.parse().ok())
+                        .expect("--threads N"),
+                )
+            }
+            _ => {}
         }
+    }
+    if let Some(t) = threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build_global()
+            .expect("rayon pool");
     }
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let x = Array2::from_shape_fn((N, D), |_| StandardNormal.sample(&mut rng));
@@ -91,7 +108,11 @@ fn main() {
         file.write_all(&v.to_le_bytes()).expect("write points");
     }
     file.flush().expect("flush");
-    let out = Command::new(&python)
+    let mut cmd = Command::new(&python);
+    if let Some(t) = threads {
+        cmd.env("OMP_NUM_THREADS", t.to_string());
+    }
+    let out = cmd
         .args(["-c", SKLEARN])
         .arg(file.path())
         .args([N.to_string(), D.to_string(), runs.to_string()])

@@ -21,9 +21,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-/// Up to this many points `Method::Auto` uses the exact gradient: below it the O(N^2)
-/// pass costs less than building the tree and traversing it (measured by
-/// `benches/tsne_bench.rs`), and the exact gradient is, well, exact.
+/// Up to this many points `Method::Auto` uses the exact gradient. Measured on 50-D
+/// Gaussian points, one thread, 1000 iterations (CPU s, exact vs Barnes-Hut): 200: 0.10 vs
+/// 0.16; 500: 0.63 vs 0.54; 750: 1.34 vs 0.80; 1000: 2.43 vs 1.13. Up to 500 the exact
+/// gradient costs at most ~20 % more and reaches a 4 % lower KL; beyond, its N^2 wins.
 pub const EXACT_MAX_POINTS: usize = 500;
 
 /// sklearn's `_EXPLORATION_MAX_ITER`: iterations run with early exaggeration.

@@ -5,14 +5,9 @@
 use super::affinity::SparseP;
 use super::quadtree::QuadTree;
 use rayon::prelude::*;
-use std::cell::RefCell;
 
 /// sklearn's floor inside the BH error (float32 tiny).
 const FLOAT32_TINY: f64 = f32::MIN_POSITIVE as f64;
-
-thread_local! {
-    static STACK: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
-}
 
 /// Fills `grad` with the approximate dKL/dy; returns KL(P || Q) when `compute_error`,
 /// else NaN. `sq_theta` is theta squared (0 makes the repulsion exact).
@@ -28,7 +23,7 @@ pub(super) fn gradient(
     let tree = QuadTree::build(y);
     let neg: Vec<([f64; 2], f64)> = (0..n)
         .into_par_iter()
-        .map(|i| STACK.with(|s| tree.repulsion(y[i], sq_theta, &mut s.borrow_mut())))
+        .map(|i| tree.repulsion(y[i], sq_theta))
         .collect();
     let z = neg.iter().map(|r| r.1).sum::<f64>().max(f64::EPSILON);
     let pos: Vec<([f64; 2], f64)> = (0..n)
