@@ -6,10 +6,12 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-if [ -x scripts/setup-test-deps.sh ]; then
-  step "test dependencies (models, LLM server, browser)"
-  scripts/setup-test-deps.sh
-fi
+step "test dependencies: E5 model + ONNX Runtime, chromium"
+scripts/setup-test-deps.sh
+
+step "test dependencies: llama.cpp server + SmolLM2 model (a 5-8 min build the first time)"
+eval "$(scripts/setup-llm-server.sh)"
+export QA_PIPE_LLAMA_SERVER QA_PIPE_LLAMA_MODEL
 
 step "cargo fmt --check"
 cargo fmt --check

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -419,17 +419,11 @@ fn entry(name: &str, file: &str, path: &Path, rows: Option<usize>) -> Result<Ent
     })
 }
 
+/// blake3 of a file's content; large files are memory-mapped and hashed on all cores,
+/// since verifying every artifact is most of what a fully cached run does.
 pub fn hash_file(path: &Path) -> std::io::Result<String> {
-    let mut f = File::open(path)?;
     let mut h = blake3::Hasher::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
+    h.update_mmap_rayon(path)?;
     Ok(h.finalize().to_hex().to_string())
 }
 

@@ -101,12 +101,9 @@ pub fn execute(
 ) -> Result<Vec<StageResult>> {
     let n = plan.nodes.len();
     let keys: Vec<String> = materials.iter().map(Material::key).collect();
-    let mut results: Vec<Option<StageResult>> = vec![None; n];
-    for i in 0..n {
-        if !opts.selected[i] {
-            results[i] = Some(result(plan, &keys, i, Status::NotSelected, 0.0));
-        }
-    }
+    let mut results: Vec<Option<StageResult>> = (0..n)
+        .map(|i| (!opts.selected[i]).then(|| result(plan, &keys, i, Status::NotSelected, 0.0)))
+        .collect();
     if opts.dry_run {
         for &i in &plan.order {
             if opts.selected[i] {

@@ -117,11 +117,12 @@ pub fn build(p: &Pipeline, root: &Path) -> Result<Plan, ConfigError> {
     let order = match toposort(&graph, None) {
         Ok(o) => o.into_iter().map(|n| n.index()).collect::<Vec<_>>(),
         Err(cycle) => {
-            let at = cycle.node_id();
+            // Start from the stage written first, so the message does not depend on the sort.
             let scc = tarjan_scc(&graph)
                 .into_iter()
-                .find(|c| c.contains(&at))
+                .find(|c| c.contains(&cycle.node_id()))
                 .unwrap_or_default();
+            let at = scc.iter().copied().min().unwrap_or(cycle.node_id());
             let names = cycle_path(&graph, &scc, at)
                 .into_iter()
                 .map(|n| p.stages[n].name.clone())

@@ -108,9 +108,7 @@ impl Project {
 
     pub fn plan(&self, path: &Path, vars: &[String]) -> Result<Plan> {
         let overrides = parse_vars(vars)?;
-        let shown = path.strip_prefix(&self.root).unwrap_or(path).to_path_buf();
-        let mut pipeline = config::load(path, &self.root, &overrides)?;
-        pipeline.path = shown;
+        let pipeline = config::load(path, &self.root, &overrides)?;
         Ok(graph::build(&pipeline, &self.root)?)
     }
 

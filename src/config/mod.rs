@@ -59,7 +59,8 @@ pub fn load(
         ConfigError::new(format!("cannot read pipeline {}: {e}", path.display()))
             .help("pass a pipeline file, e.g. `qa-pipe run pipelines/report.yaml`")
     })?;
-    let id = sources.add(path, text);
+    let shown = path.strip_prefix(root).unwrap_or(path);
+    let id = sources.add(shown, text);
     let doc = parse(&sources, id)?;
     let top = doc
         .as_mapping()
@@ -88,7 +89,8 @@ pub fn load(
             )));
         }
         // A list value on the command line is written as YAML flow syntax: `[1, 2]`.
-        let parsed = marked_yaml::parse_yaml(usize::MAX, format!("v: {value}"))
+        let opts = LoaderOptions::default().prevent_coercion(true);
+        let parsed = marked_yaml::parse_yaml_with_options(usize::MAX, format!("v: {value}"), opts)
             .ok()
             .and_then(|n| n.as_mapping().and_then(|m| m.get_node("v").cloned()));
         vars.insert(name.clone(), parsed.unwrap_or(Node::Scalar(node)));
@@ -115,7 +117,7 @@ pub fn load(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     Ok(Pipeline {
-        path: path.to_path_buf(),
+        path: shown.to_path_buf(),
         name,
         sources,
         stages,
@@ -260,7 +262,7 @@ fn stage(
             ));
             e
         })?;
-        let id = sources.add(&file, text);
+        let id = sources.add(file.strip_prefix(root).unwrap_or(&file), text);
         let doc = parse(sources, id)?;
         let pm = doc.as_mapping().expect("mapping");
         check_keys(

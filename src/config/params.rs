@@ -204,9 +204,10 @@ pub fn deserialize<P: DeserializeOwned>(
         if let Some(rest) = msg.strip_prefix("unknown field `") {
             let name = rest.split('`').next().unwrap_or("");
             let known = expected_fields(&msg);
+            // The path may or may not already include the unknown key itself.
             let located = match node {
                 Node::Mapping(m) => m.iter().find(|(k, _)| k.as_str() == name).map(|(k, _)| k),
-                _ => None,
+                _ => key.filter(|k| k.as_str() == name),
             };
             let mut e = match located {
                 Some(k) => sources.error_at_span(
@@ -279,7 +280,10 @@ mod tests {
 
     #[test]
     fn quoted_numbers_stay_strings() {
-        let n = marked_yaml::parse_yaml(0, "a: 0.1\nb: '0.1'\nc: true\nd: hello\n").unwrap();
+        let opts = marked_yaml::LoaderOptions::default().prevent_coercion(true);
+        let n =
+            marked_yaml::parse_yaml_with_options(0, "a: 0.1\nb: '0.1'\nc: true\nd: hello\n", opts)
+                .unwrap();
         let v = to_value(&n);
         assert_eq!(v["a"], serde_yaml::Value::from(0.1));
         assert_eq!(v["b"], serde_yaml::Value::from("0.1"));

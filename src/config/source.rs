@@ -34,11 +34,18 @@ impl Sources {
 
     /// An error pointing at `node`, underlining the whole scalar when it is one.
     pub fn error_at(&self, node: &Node, message: impl Into<String>) -> ConfigError {
-        let width = match node {
-            Node::Scalar(s) => s.as_str().chars().count(),
-            _ => 1,
-        };
-        ConfigError::new(message).at(self.location(node.span()), width)
+        match node {
+            Node::Scalar(s) => {
+                ConfigError::new(message).at(self.location(node.span()), s.as_str().chars().count())
+            }
+            // A mapping's own span starts at odd places; its first key is where a reader looks.
+            Node::Mapping(m) => match m.iter().next() {
+                Some((k, _)) => ConfigError::new(message)
+                    .at(self.location(k.span()), k.as_str().chars().count()),
+                None => ConfigError::new(message).at(self.location(node.span()), 1),
+            },
+            Node::Sequence(_) => ConfigError::new(message).at(self.location(node.span()), 1),
+        }
     }
 
     pub fn error_at_span(

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use arrow::array::RecordBatch;
+
 use anyhow::{bail, Result};
 
 use super::columns::{is_identifier, Named};
@@ -44,6 +46,10 @@ pub fn read_runs_by(
     required: &[&str],
     optional: &[&str],
 ) -> Result<Vec<Run>> {
+    if t.has("metric") && t.has("value") && !required.iter().all(|m| t.has(m)) {
+        let wide = widen(t)?;
+        return read_runs_by(&Named::new(&wide, t.what.clone()), keys, required, optional);
+    }
     let optimizer = t.strings("optimizer")?;
     let n = optimizer.len();
     let epoch = if t.has("epoch") {
@@ -119,6 +125,63 @@ pub fn read_runs_by(
 
 /// Runs grouped by optimizer, optimizers in `order` when given (others dropped), else in
 /// order of first appearance.
+/// The `train` stage's long curves (`metric`, `value` columns, one row per run, epoch and
+/// metric) as one row per run and epoch with a column per metric; rows keep the order in
+/// which their (run, epoch) first appears, missing values are NaN.
+pub fn widen(t: &Named<'_>) -> Result<RecordBatch> {
+    use arrow::array::{Float64Array, UInt32Array};
+    use arrow::datatypes::{Field, Schema};
+    let metric = t.strings("metric")?;
+    let value = t.f64s("value")?;
+    let schema = t.batch.schema();
+    let id_cols: Vec<usize> = (0..schema.fields().len())
+        .filter(|&i| !matches!(schema.field(i).name().as_str(), "metric" | "value"))
+        .collect();
+    let ids: Vec<Vec<String>> = id_cols
+        .iter()
+        .map(|&i| t.strings(schema.field(i).name()))
+        .collect::<Result<_>>()?;
+    let mut row_of: BTreeMap<Vec<&str>, usize> = BTreeMap::new();
+    let mut first_rows: Vec<u32> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut cells: Vec<(usize, usize, f64)> = Vec::new();
+    for r in 0..metric.len() {
+        let key: Vec<&str> = ids.iter().map(|c| c[r].as_str()).collect();
+        let next = row_of.len();
+        let row = *row_of.entry(key).or_insert_with(|| {
+            first_rows.push(r as u32);
+            next
+        });
+        let m = match names.iter().position(|n| *n == metric[r]) {
+            Some(m) => m,
+            None => {
+                names.push(metric[r].clone());
+                names.len() - 1
+            }
+        };
+        cells.push((row, m, value[r]));
+    }
+    let mut grid = vec![vec![f64::NAN; first_rows.len()]; names.len()];
+    for (row, m, v) in cells {
+        grid[m][row] = v;
+    }
+    let take = UInt32Array::from(first_rows);
+    let mut fields = Vec::new();
+    let mut columns: Vec<arrow::array::ArrayRef> = Vec::new();
+    for &i in &id_cols {
+        fields.push(schema.field(i).clone());
+        columns.push(arrow::compute::take(t.batch.column(i), &take, None)?);
+    }
+    for (name, col) in names.iter().zip(grid) {
+        fields.push(Field::new(name, arrow::datatypes::DataType::Float64, true));
+        columns.push(std::sync::Arc::new(Float64Array::from(col)));
+    }
+    Ok(RecordBatch::try_new(
+        std::sync::Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
 pub fn by_optimizer<'a>(runs: &'a [Run], order: Option<&[String]>) -> Vec<(String, Vec<&'a Run>)> {
     let mut names: Vec<String> = Vec::new();
     for r in runs {
@@ -144,6 +207,45 @@ pub fn by_optimizer<'a>(runs: &'a [Run], order: Option<&[String]>) -> Vec<(Strin
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn widens_long_curves_into_a_column_per_metric() {
+        use arrow::array::{Float64Array, StringArray, UInt64Array};
+        use arrow::datatypes::{DataType, Field, Schema};
+        let schema = Schema::new(vec![
+            Field::new("optimizer", DataType::Utf8, false),
+            Field::new("epoch", DataType::UInt64, false),
+            Field::new("metric", DataType::Utf8, false),
+            Field::new("value", DataType::Float64, false),
+        ]);
+        let long = RecordBatch::try_new(
+            std::sync::Arc::new(schema),
+            vec![
+                std::sync::Arc::new(StringArray::from(vec!["adam", "adam", "adam", "gd"])),
+                std::sync::Arc::new(UInt64Array::from(vec![1, 1, 2, 1])),
+                std::sync::Arc::new(StringArray::from(vec![
+                    "train_mse",
+                    "test_acc",
+                    "train_mse",
+                    "test_acc",
+                ])),
+                std::sync::Arc::new(Float64Array::from(vec![0.9, 0.5, 0.8, 0.6])),
+            ],
+        )
+        .unwrap();
+        let wide = widen(&Named::new(&long, "t")).unwrap();
+        let t = Named::new(&wide, "w");
+        assert_eq!(t.strings("optimizer").unwrap(), vec!["adam", "adam", "gd"]);
+        assert_eq!(t.f64s("epoch").unwrap(), vec![1.0, 2.0, 1.0]);
+        let mse = t.f64s("train_mse").unwrap();
+        assert_eq!(&mse[..2], &[0.9, 0.8]);
+        assert!(mse[2].is_nan());
+        let acc = t.f64s("test_acc").unwrap();
+        assert_eq!(acc[0], 0.5);
+        assert!(acc[1].is_nan());
+        assert_eq!(acc[2], 0.6);
+    }
+
     use super::*;
     use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt32Array};
     use std::sync::Arc;

@@ -106,7 +106,7 @@ pub fn parse_csv(bytes: &[u8], columns: [&str; 3]) -> Result<(Vec<QaRow>, Vec<Re
     let mut rejects = Vec::new();
     let mut record = csv::ByteRecord::new();
     loop {
-        let line = rdr.position().line();
+        let line = line_of(bytes, rdr.position().byte());
         let more = match rdr.read_byte_record(&mut record) {
             Ok(m) => m,
             Err(e) => {
@@ -121,7 +121,10 @@ pub fn parse_csv(bytes: &[u8], columns: [&str; 3]) -> Result<(Vec<QaRow>, Vec<Re
         if !more {
             break;
         }
-        let line = record.position().map(|p| p.line()).unwrap_or(line);
+        let line = record
+            .position()
+            .map(|p| line_of(bytes, p.byte()))
+            .unwrap_or(line);
         let raw = raw_line(&raw_lines, line);
         if record.len() == 1
             && record
@@ -175,6 +178,16 @@ pub fn parse_csv(bytes: &[u8], columns: [&str; 3]) -> Result<(Vec<QaRow>, Vec<Re
         }
     }
     Ok((rows, rejects))
+}
+
+/// csv reports where it started looking for a record, before any blank lines or the `\n` of
+/// a CRLF it skipped; the record's own line starts after those.
+fn line_of(bytes: &[u8], offset: u64) -> u64 {
+    let mut at = (offset as usize).min(bytes.len());
+    while at < bytes.len() && (bytes[at] == b'\n' || bytes[at] == b'\r') {
+        at += 1;
+    }
+    1 + bytes[..at].iter().filter(|b| **b == b'\n').count() as u64
 }
 
 fn raw_line(lines: &[&[u8]], line: u64) -> String {
@@ -251,10 +264,12 @@ impl Stage for IngestCsv {
                 rejects.len()
             );
         }
-        let train_q: BTreeMap<String, u64> = train
-            .iter()
-            .map(|r| (normalize_question(&r.question), r.line))
-            .collect();
+        let mut train_q: BTreeMap<String, u64> = BTreeMap::new();
+        for r in &train {
+            train_q
+                .entry(normalize_question(&r.question))
+                .or_insert(r.line);
+        }
         for r in &test {
             if let Some(tl) = train_q.get(&normalize_question(&r.question)) {
                 cx.warn(format!(

@@ -3,14 +3,20 @@
 
 mod columns;
 mod curves;
+mod e5;
+mod evaluate;
 pub mod features;
 mod ingest_csv;
+mod llm_generate;
+mod parse_llm;
 mod plot;
 pub mod qa_table;
 mod report;
+mod sweep;
 #[cfg(test)]
 mod testkit;
 mod tfidf;
+mod train;
 mod tsne;
 
 use std::collections::BTreeMap;
@@ -30,9 +36,15 @@ use crate::error::ConfigError;
 pub static KINDS: &[&Kind] = &[
     &ingest_csv::KIND,
     &tfidf::KIND,
+    &e5::KIND,
+    &train::KIND,
+    &sweep::KIND,
+    &evaluate::KIND,
     &tsne::KIND,
     &plot::KIND,
     &report::KIND,
+    &llm_generate::KIND,
+    &parse_llm::KIND,
 ];
 
 pub fn kind(name: &str) -> Option<&'static Kind> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use arrow::array::{RecordBatch, StringArray, UInt32Array};
 use arrow::datatypes::{DataType, Field, Schema};
-use linfa_preprocessing::tf_idf_vectorization::{FittedTfIdfVectorizer, TfIdfVectorizer};
+use linfa_preprocessing::{CountVectorizer, CountVectorizerParams};
 use ndarray::Array1;
 use serde::{Deserialize, Serialize};
 
@@ -65,9 +65,22 @@ fn yes() -> bool {
     true
 }
 
-/// idf is linfa's smooth form, ln((1+n)/(1+df)) + 1, scikit-learn's default.
+/// linfa-preprocessing tokenises and counts; the idf is computed here from the *training*
+/// document frequencies, ln((1+n)/(1+df)) + 1 as scikit-learn does. (linfa's own TF-IDF
+/// transform recomputes document frequencies from whatever it transforms, which would let
+/// the test rows shape their own weights.) Columns are in sorted term order, so keys and
+/// numbers do not depend on hash-map iteration order.
 struct Tfidf {
     p: Params,
+}
+
+/// A vocabulary fitted on training documents: sorted terms, their idf weights, and where each
+/// of linfa's columns goes in the sorted order.
+struct Fitted {
+    counter: CountVectorizer,
+    column: Vec<u32>,
+    terms: Vec<String>,
+    idf: Vec<f64>,
 }
 
 impl Check for Params {
@@ -94,23 +107,85 @@ impl Check for Params {
 }
 
 impl Tfidf {
-    fn fit(&self, docs: &[String]) -> Result<FittedTfIdfVectorizer> {
-        let v = TfIdfVectorizer::default()
+    fn params(&self) -> CountVectorizerParams {
+        CountVectorizer::params()
             .convert_to_lowercase(true)
             .normalize(false)
             .n_gram_range(self.p.ngram[0], self.p.ngram[1])
             .document_frequency(self.p.min_df, self.p.max_df)
-            .max_features(self.p.max_features);
-        v.fit(&Array1::from(docs.to_vec()))
-            .context("fitting TF-IDF on the training rows")
     }
 
-    fn transform(&self, v: &FittedTfIdfVectorizer, docs: &[String]) -> Result<Vec<SparseRow>> {
-        let m = v.transform(&Array1::from(docs.to_vec()))?;
-        let m = m.to_csr();
-        Ok(m.outer_iterator()
+    fn fit(&self, docs: &[String]) -> Result<Fitted> {
+        let docs = Array1::from(docs.to_vec());
+        let all = self
+            .params()
+            .fit(&docs)
+            .context("fitting the vocabulary on the training rows")?;
+        let mut terms: Vec<String> = all.vocabulary().clone();
+        if let Some(k) = self.p.max_features {
+            // Most frequent first, ties by term, so the cut is deterministic.
+            let counts = all.transform(&docs)?;
+            let mut total = vec![0usize; terms.len()];
+            for row in counts.outer_iterator() {
+                for (c, n) in row.iter() {
+                    total[c] += *n;
+                }
+            }
+            let mut order: Vec<usize> = (0..terms.len()).collect();
+            order.sort_by(|&a, &b| {
+                total[b]
+                    .cmp(&total[a])
+                    .then_with(|| terms[a].cmp(&terms[b]))
+            });
+            terms = order
+                .into_iter()
+                .take(k)
+                .map(|i| terms[i].clone())
+                .collect();
+        }
+        terms.sort();
+        let counter = self
+            .params()
+            .fit_vocabulary(&terms)
+            .context("building the vocabulary")?;
+        // linfa's column order follows its hash map; map each of its columns to the sorted one.
+        let column: Vec<u32> = counter
+            .vocabulary()
+            .iter()
+            .map(|t| terms.binary_search(t).expect("vocabulary term") as u32)
+            .collect();
+        let counts = counter.transform(&docs)?;
+        let mut df = vec![0usize; terms.len()];
+        for row in counts.outer_iterator() {
+            for (c, _) in row.iter() {
+                df[column[c] as usize] += 1;
+            }
+        }
+        let n = docs.len() as f64;
+        let idf = df
+            .iter()
+            .map(|&d| ((1.0 + n) / (1.0 + d as f64)).ln() + 1.0)
+            .collect();
+        Ok(Fitted {
+            counter,
+            column,
+            terms,
+            idf,
+        })
+    }
+
+    fn transform(&self, f: &Fitted, docs: &[String]) -> Result<Vec<SparseRow>> {
+        let counts = f.counter.transform(&Array1::from(docs.to_vec()))?;
+        Ok(counts
+            .outer_iterator()
             .map(|row| {
-                let mut pairs: Vec<(u32, f64)> = row.iter().map(|(c, v)| (c as u32, *v)).collect();
+                let mut pairs: Vec<(u32, f64)> = row
+                    .iter()
+                    .map(|(c, n)| {
+                        let col = f.column[c];
+                        (col, *n as f64 * f.idf[col as usize])
+                    })
+                    .collect();
                 pairs.sort_by_key(|p| p.0);
                 let norm = if self.p.l2 {
                     pairs.iter().map(|p| p.1 * p.1).sum::<f64>().sqrt()
@@ -149,12 +224,12 @@ fn assemble(
         .collect()
 }
 
-fn vocab_batch(parts: &[(&str, &FittedTfIdfVectorizer, usize)]) -> Result<RecordBatch> {
+fn vocab_batch(parts: &[(&str, &Fitted, usize)]) -> Result<RecordBatch> {
     let mut part = Vec::new();
     let mut index = Vec::new();
     let mut term = Vec::new();
     for (name, v, offset) in parts {
-        for (i, t) in v.vocabulary().iter().enumerate() {
+        for (i, t) in v.terms.iter().enumerate() {
             part.push(*name);
             index.push((offset + i) as u32);
             term.push(t.as_str());
@@ -186,10 +261,9 @@ impl Stage for Tfidf {
             (self.fit(&qs(&train))?, self.fit(&as_(&train))?)
         } else {
             let both: Vec<String> = qs(&train).into_iter().chain(as_(&train)).collect();
-            let v = self.fit(&both)?;
-            (v.clone(), v)
+            (self.fit(&both)?, self.fit(&both)?)
         };
-        let (qdim, adim) = (vq.nentries(), va.nentries());
+        let (qdim, adim) = (vq.idf.len(), va.idf.len());
         let dim = qdim + adim + usize::from(self.p.bias);
         let mut out = Output::default();
         for (name, rows, groups) in [
@@ -213,5 +287,107 @@ impl Stage for Tfidf {
             "vocab",
             vocab_batch(&[("question", &vq, 0), ("answer", &va, qdim)])?,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stage() -> Tfidf {
+        let p: Params = serde_json::from_str("{}").unwrap();
+        Tfidf { p }
+    }
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    /// Values from tests/fixtures/tfidf/sklearn_reference.py (scikit-learn 1.9.1).
+    #[test]
+    fn matches_scikit_learn() {
+        let t = stage();
+        let train = s(&[
+            "Türkiye'nin başkenti nedir?",
+            "Suyun formülü nedir?",
+            "En büyük gezegen hangisidir?",
+            "Başkent Ankara mı, başkent Kars mı?",
+        ]);
+        let test = s(&["Ankara nedir?", "Gezegen ve su nedir nedir?", "hiçbiri yok"]);
+        let f = t.fit(&train).unwrap();
+        let terms = [
+            "ankara",
+            "başkent",
+            "başkenti",
+            "büyük",
+            "en",
+            "formülü",
+            "gezegen",
+            "hangisidir",
+            "kars",
+            "mı",
+            "nedir",
+            "nin",
+            "suyun",
+            "türkiye",
+        ];
+        assert_eq!(f.terms, s(&terms));
+        let want_train: Vec<Vec<(u32, f64)>> = vec![
+            vec![
+                (2, 0.5254727492640658),
+                (10, 0.41428875116588965),
+                (11, 0.5254727492640658),
+                (13, 0.5254727492640658),
+            ],
+            vec![
+                (5, 0.6176143709756019),
+                (10, 0.48693426407352264),
+                (12, 0.6176143709756019),
+            ],
+            vec![(3, 0.5), (4, 0.5), (6, 0.5), (7, 0.5)],
+            vec![
+                (0, 0.31622776601683794),
+                (1, 0.6324555320336759),
+                (8, 0.31622776601683794),
+                (9, 0.6324555320336759),
+            ],
+        ];
+        let want_test: Vec<Vec<(u32, f64)>> = vec![
+            vec![(0, 0.7852882757103967), (10, 0.6191302964899972)],
+            vec![(6, 0.5355662725381126), (10, 0.8444932017012523)],
+            vec![],
+        ];
+        for (docs, want) in [(&train, want_train), (&test, want_test)] {
+            let got = t.transform(&f, docs).unwrap();
+            assert_eq!(got.len(), want.len());
+            for ((gi, gv), w) in got.iter().zip(&want) {
+                assert_eq!(gi, &w.iter().map(|p| p.0).collect::<Vec<_>>());
+                for (a, b) in gv.iter().zip(w.iter().map(|p| p.1)) {
+                    assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn layout_is_question_then_answer_then_bias() {
+        let rows = assemble(
+            vec![(vec![1], vec![0.5])],
+            vec![(vec![0, 2], vec![0.25, 0.75])],
+            3,
+            4,
+            true,
+        );
+        assert_eq!(rows, vec![(vec![1, 3, 5, 7], vec![0.5, 0.25, 0.75, 1.0])]);
+    }
+
+    #[test]
+    fn max_features_keeps_the_most_frequent_terms() {
+        let mut t = stage();
+        t.p.max_features = Some(2);
+        let f = t
+            .fit(&s(&["nedir nedir su", "su nedir ankara", "kars"]))
+            .unwrap();
+        assert_eq!(f.terms, s(&["nedir", "su"]));
     }
 }

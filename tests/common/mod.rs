@@ -114,7 +114,8 @@ impl Project {
     }
 
     /// Every file under artifacts/objects with its bytes, for byte-for-byte comparisons.
-    pub fn objects(&self) -> Vec<(String, Vec<u8>)> {
+    /// (blake3 of the bytes, so a failed comparison prints readably).
+    pub fn objects(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         walk(
             &self.path("artifacts/objects"),
@@ -122,7 +123,9 @@ impl Project {
             &mut out,
         );
         out.sort();
-        out
+        out.into_iter()
+            .map(|(f, b)| (f, blake3::hash(&b).to_hex().to_string()))
+            .collect()
     }
 }
 

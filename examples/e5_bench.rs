@@ -1,0 +1,44 @@
+//! Child process of scripts/e5/bench.py: embed the texts of a file with the Rust engine and
+//! print one JSON line of timings (the driver adds peak memory and the Python comparison).
+//!
+//!     cargo run --release --example e5_bench -- MODEL_DIR TEXTS_FILE BATCH THREADS sort|nosort REPEATS
+
+use std::path::Path;
+use std::time::Instant;
+
+use qa_pipe::embed::{E5Model, E5Options};
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [model, texts, batch, threads, sort, repeats] = args.as_slice() else {
+        anyhow::bail!("usage: e5_bench MODEL_DIR TEXTS_FILE BATCH THREADS sort|nosort REPEATS");
+    };
+    let texts: Vec<String> = std::fs::read_to_string(texts)?
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let (batch, repeats): (usize, usize) = (batch.parse()?, repeats.parse()?);
+    let opts = E5Options {
+        threads: threads.parse()?,
+        sort_by_length: sort == "sort",
+        ..E5Options::default()
+    };
+    let t0 = Instant::now();
+    let model = E5Model::load(Path::new(model), opts)?;
+    let load_s = t0.elapsed().as_secs_f64();
+    model.embed(&texts[..batch.min(texts.len())], batch)?; // warm-up: first-run allocations
+    let mut best = f64::INFINITY;
+    let mut checksum = 0.0f32;
+    for _ in 0..repeats {
+        let t = Instant::now();
+        let v = model.embed(&texts, batch)?;
+        best = best.min(t.elapsed().as_secs_f64());
+        checksum = v.column(0).sum();
+    }
+    println!(
+        "{{\"engine\":\"rust\",\"n\":{},\"best_s\":{best:.4},\"sentences_per_s\":{:.2},\"load_s\":{load_s:.3},\"checksum\":{checksum}}}",
+        texts.len(),
+        texts.len() as f64 / best
+    );
+    Ok(())
+}

@@ -1,0 +1,339 @@
+//! `sweep`: a grid over any train params (the study's: hidden [32, 64, 128] x lr [0.1, 0.01,
+//! 0.001, 0.0001], Adam, 30 epochs) or a seeded random search, each cell trained over the
+//! seeds as its own cached unit, so extending a grid computes only the new cells.
+//!
+//! Params are set on `base` (a train config: hidden, optimizer, epochs, batch_size,
+//! fraction, early_stopping, ...) by name: `lr` is short for `optimizer.lr`, other dotted
+//! paths reach inside (`optimizer.beta1`, `early_stopping.patience`).
+//!
+//! Tables: `cells` (one row per cell: its params, mean and population std over seeds of
+//! the final test/train accuracy and MSE, diverged runs) and `sweep` (one row per cell x
+//! seed: the params, seed, status, epochs run and final metrics; the `plot` heatmap's
+//! default input). Whole-number params are integer columns, other numbers floats.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::Result;
+use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray, UInt32Array, UInt64Array};
+use arrow::compute::concat_batches;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::train::{batch, load_features, run_spec, status_parts, strings, Precision, RunSpec};
+use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage, Unit};
+use crate::cache::{Artifact, Output};
+use crate::error::ConfigError;
+use crate::ml::metrics::mean_std;
+use crate::ml::sweep::{apply, grid, random_search, Cell, Distribution};
+use crate::ml::train::TrainConfig;
+
+pub const KIND: Kind = Kind {
+    name: "sweep",
+    version: 1,
+    summary:
+        "grid or random search over train params; one cached unit per cell, mean ± std over seeds",
+    inputs: &[Role::one("features")],
+    build: build_with::<Params>,
+};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Random {
+    /// Number of cells drawn.
+    pub n: usize,
+    #[serde(default)]
+    pub seed: u64,
+    /// Per param: `{log_uniform: {low, high}}`, `{uniform: ...}`, `{int_log_uniform: ...}`
+    /// or `{choice: [...]}`.
+    pub params: BTreeMap<String, Distribution>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    #[serde(default = "default_base")]
+    pub base: TrainConfig,
+    /// Values per param; every combination is a cell.
+    #[serde(default)]
+    pub grid: Option<BTreeMap<String, Vec<Value>>>,
+    #[serde(default)]
+    pub random: Option<Random>,
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<u64>,
+    #[serde(default)]
+    pub precision: Precision,
+}
+
+/// The study's grid setting: Adam, 30 epochs, batch 32.
+fn default_base() -> TrainConfig {
+    TrainConfig {
+        epochs: 30,
+        ..TrainConfig::default()
+    }
+}
+fn default_seeds() -> Vec<u64> {
+    vec![42, 10, 2024, 7, 99]
+}
+
+/// `lr` is the one short name; everything else is a path in the train config.
+fn path_of(name: &str) -> String {
+    match name {
+        "lr" | "learning_rate" => "optimizer.lr".into(),
+        other => other.to_string(),
+    }
+}
+
+struct CellUnit {
+    cell: Cell,
+    label: String,
+    config: TrainConfig,
+}
+
+struct Sweep {
+    cells: Vec<CellUnit>,
+    seeds: Vec<u64>,
+    precision: Precision,
+    names: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CellSpec {
+    cell: String,
+    config: TrainConfig,
+    seeds: Vec<u64>,
+    precision: Precision,
+}
+
+impl Check for Params {
+    fn check(self, cx: &mut BuildCx<'_>) -> Result<Box<dyn Stage>, ConfigError> {
+        let cells = match (&self.grid, &self.random) {
+            (Some(g), None) => {
+                if let Some((k, _)) = g.iter().find(|(_, v)| v.is_empty()) {
+                    return Err(cx.error(&format!("grid.{k}"), "a grid param needs at least one value"));
+                }
+                grid(g)
+            }
+            (None, Some(r)) => {
+                if r.n == 0 {
+                    return Err(cx.error("random.n", "random search needs n >= 1"));
+                }
+                random_search(&r.params, r.n, r.seed).map_err(|e| cx.error("random.params", e))?
+            }
+            _ => {
+                return Err(cx
+                    .error("grid", "give exactly one of `grid` and `random`")
+                    .help("grid: {hidden: [32, 64], lr: [0.01, 0.001]}  or  random: {n: 20, params: {lr: {log_uniform: {low: 0.0001, high: 0.1}}}}"))
+            }
+        };
+        if self.seeds.is_empty() {
+            return Err(cx.error("seeds", "at least one seed is needed"));
+        }
+        let base = serde_json::to_value(&self.base).map_err(|e| cx.error("base", e.to_string()))?;
+        let mut units = Vec::new();
+        for cell in cells {
+            let mut v = base.clone();
+            let paths: BTreeMap<String, Value> = cell
+                .params
+                .iter()
+                .map(|(k, x)| (path_of(k), x.clone()))
+                .collect();
+            apply(&mut v, &paths).map_err(|e| cx.error("grid", e))?;
+            let config: TrainConfig = serde_json::from_value(v)
+                .map_err(|e| cx.error("grid", format!("cell {}: {e}", label(&cell))))?;
+            config
+                .validate()
+                .map_err(|e| cx.error("grid", format!("cell {}: {e}", label(&cell))))?;
+            units.push(CellUnit {
+                label: label(&cell),
+                cell,
+                config,
+            });
+        }
+        let names = units
+            .first()
+            .map(|u| u.cell.params.keys().cloned().collect())
+            .unwrap_or_default();
+        Ok(Box::new(Sweep {
+            cells: units,
+            seeds: self.seeds,
+            precision: self.precision,
+            names,
+        }))
+    }
+}
+
+fn label(cell: &Cell) -> String {
+    cell.params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl Sweep {
+    /// One column per swept param, each cell's value repeated `repeat` times: whole
+    /// numbers as i64, other numbers as f64, anything else as JSON text.
+    fn param_columns(&self, repeat: usize) -> Vec<(String, ArrayRef)> {
+        self.names
+            .iter()
+            .map(|name| {
+                let vals: Vec<&Value> = self
+                    .cells
+                    .iter()
+                    .flat_map(|c| std::iter::repeat_n(&c.cell.params[name], repeat))
+                    .collect();
+                let arr: ArrayRef = if vals.iter().all(|v| v.is_i64()) {
+                    Arc::new(Int64Array::from_iter_values(
+                        vals.iter().map(|v| v.as_i64().unwrap_or_default()),
+                    ))
+                } else if vals.iter().all(|v| v.is_number()) {
+                    Arc::new(Float64Array::from_iter_values(
+                        vals.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)),
+                    ))
+                } else {
+                    Arc::new(StringArray::from_iter_values(
+                        vals.iter().map(|v| v.to_string()),
+                    ))
+                };
+                (name.clone(), arr)
+            })
+            .collect()
+    }
+}
+
+impl Stage for Sweep {
+    fn units(&self) -> Vec<Unit> {
+        self.cells
+            .iter()
+            .map(|c| Unit {
+                id: c.label.clone(),
+                params: serde_json::to_value(CellSpec {
+                    cell: c.cell.id.clone(),
+                    config: c.config.clone(),
+                    seeds: self.seeds.clone(),
+                    precision: self.precision,
+                })
+                .expect("cell spec serialises"),
+            })
+            .collect()
+    }
+
+    fn run_unit(&self, unit: &Unit, cx: &RunCx<'_>) -> Result<Output> {
+        let spec: CellSpec = serde_json::from_value(unit.params.clone())?;
+        let d = load_features(cx)?;
+        let results = spec
+            .seeds
+            .par_iter()
+            .map(|&seed| {
+                let rs = RunSpec {
+                    config: spec.config.clone(),
+                    seed,
+                    precision: spec.precision,
+                };
+                run_spec(&d, &rs)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let n = results.len();
+        let last = |f: fn(&crate::ml::train::EpochRecord) -> f64| -> ArrayRef {
+            Arc::new(
+                results
+                    .iter()
+                    .map(|r| r.curves.last().map(f))
+                    .collect::<Float64Array>(),
+            )
+        };
+        let status: Vec<String> = results
+            .iter()
+            .map(|r| status_parts(r.status).0.to_string())
+            .collect();
+        let runs = batch(vec![
+            ("cell", strings(vec![spec.cell.clone(); n])),
+            ("seed", Arc::new(UInt64Array::from(spec.seeds.clone()))),
+            ("status", strings(status)),
+            (
+                "epochs_run",
+                Arc::new(UInt32Array::from_iter_values(
+                    results.iter().map(|r| r.curves.len() as u32),
+                )),
+            ),
+            ("train_mse", last(|c| c.train_mse)),
+            ("train_acc", last(|c| c.train_acc)),
+            ("test_mse", last(|c| c.test_mse)),
+            ("test_acc", last(|c| c.test_acc)),
+        ])?;
+        Ok(Output::default().table("runs", runs))
+    }
+
+    fn run(&self, _cx: &RunCx<'_>, units: &[Arc<Artifact>]) -> Result<Output> {
+        let parts = units
+            .iter()
+            .map(|u| u.table("runs"))
+            .collect::<Result<Vec<_>>>()?;
+        let runs = concat_batches(&parts[0].schema(), &parts)?;
+        let mut cols: Vec<(String, ArrayRef)> = vec![(
+            "cell".into(),
+            strings(self.cells.iter().map(|c| c.cell.id.clone()).collect()),
+        )];
+        cols.extend(self.param_columns(1));
+        let per_cell = |table: &arrow::array::RecordBatch, metric: &str| -> Vec<Vec<f64>> {
+            let v = table
+                .column_by_name(metric)
+                .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
+                .map(|a| {
+                    (0..a.len())
+                        .map(|i| if a.is_null(i) { f64::NAN } else { a.value(i) })
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            v.chunks(self.seeds.len().max(1))
+                .map(|c| c.iter().copied().filter(|x| x.is_finite()).collect())
+                .collect()
+        };
+        use arrow::array::Array;
+        for metric in ["test_acc", "test_mse", "train_acc", "train_mse"] {
+            let (mut means, mut stds) = (Vec::new(), Vec::new());
+            for xs in per_cell(&runs, metric) {
+                let (m, s) = mean_std(&xs, 0);
+                means.push((!xs.is_empty()).then_some(m));
+                stds.push((!xs.is_empty()).then_some(s));
+            }
+            cols.push((
+                format!("{metric}_mean"),
+                Arc::new(Float64Array::from(means)),
+            ));
+            cols.push((format!("{metric}_std"), Arc::new(Float64Array::from(stds))));
+        }
+        let status = runs
+            .column_by_name("status")
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+            .map(|a| {
+                (0..a.len())
+                    .map(|i| a.value(i) == "diverged")
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let diverged: Vec<u32> = status
+            .chunks(self.seeds.len().max(1))
+            .map(|c| c.iter().filter(|&&d| d).count() as u32)
+            .collect();
+        cols.push(("diverged".into(), Arc::new(UInt32Array::from(diverged))));
+        let cells = batch(cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect())?;
+        // Per cell x seed, with the params beside (what the `plot` heatmap reads).
+        let mut per_run = self.param_columns(self.seeds.len());
+        let schema = runs.schema();
+        for (f, c) in schema.fields().iter().zip(runs.columns()) {
+            per_run.push((f.name().clone(), c.clone()));
+        }
+        let sweep = batch(
+            per_run
+                .iter()
+                .map(|(n, a)| (n.as_str(), a.clone()))
+                .collect(),
+        )?;
+        Ok(Output::default()
+            .table("cells", cells)
+            .table("sweep", sweep))
+    }
+}

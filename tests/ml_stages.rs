@@ -1,0 +1,277 @@
+//! The `train`, `sweep` and `evaluate` stages through the real binary: outputs, per-run and
+//! per-cell caching, determinism, and config errors.
+
+mod common;
+
+use std::path::PathBuf;
+
+use arrow::array::{Array, Float64Array, RecordBatch, StringArray, UInt64Array};
+use arrow::datatypes::DataType;
+use common::{status_of, Project};
+
+const PIPELINE: &str = "\
+stages:
+  data:
+    kind: ingest_csv
+    params:
+      train: data/train.csv
+      test: data/test.csv
+  features:
+    kind: tfidf
+    inputs: [data]
+  train:
+    kind: train
+    inputs: {features: features}
+    params:
+      hidden: 4
+      optimizers: [gd, sgd, {name: adam, lr: 0.01}]
+      seeds: [1, 2]
+      epochs: 6
+      batch_size: 2
+      snapshots: {every: 2, project_to: 8}
+  one_layer:
+    kind: train
+    inputs: {features: features}
+    params:
+      hidden: []
+      optimizers: [adam]
+      seeds: [1, 2]
+      epochs: 4
+      precision: f64
+  grid:
+    kind: sweep
+    inputs: {features: features}
+    params:
+      base: {hidden: 4, optimizer: adam, epochs: 3, batch_size: 2}
+      grid: {hidden: [2, 4], lr: [0.1, 0.01]}
+      seeds: [1, 2]
+  eval:
+    kind: evaluate
+    inputs: {runs: [train, one_layer]}
+";
+
+fn project() -> Project {
+    let p = Project::new();
+    p.write("pipelines/ml.yaml", PIPELINE);
+    p
+}
+
+fn table(p: &Project, stage: &str, name: &str) -> RecordBatch {
+    let r = p
+        .run(&["show", stage, "-p", "pipelines/ml.yaml", "--path"])
+        .ok();
+    let dir = PathBuf::from(r.stdout.trim());
+    qa_pipe::table::read_parquet(&dir.join(format!("{name}.parquet"))).unwrap()
+}
+
+/// Any numeric column as f64 (nulls as NaN).
+fn f64s(b: &RecordBatch, col: &str) -> Vec<f64> {
+    let c = arrow::compute::cast(b.column_by_name(col).unwrap(), &DataType::Float64).unwrap();
+    let a = c.as_any().downcast_ref::<Float64Array>().unwrap();
+    (0..a.len())
+        .map(|i| if a.is_null(i) { f64::NAN } else { a.value(i) })
+        .collect()
+}
+
+fn strs(b: &RecordBatch, col: &str) -> Vec<String> {
+    let a = b
+        .column_by_name(col)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    (0..a.len()).map(|i| a.value(i).to_string()).collect()
+}
+
+#[test]
+fn train_evaluate_and_sweep_produce_their_tables() {
+    let p = project();
+    let (code, v) = p.run_json(&["pipelines/ml.yaml"]);
+    assert_eq!(code, 0, "{v}");
+
+    let runs = table(&p, "train", "runs");
+    assert_eq!(runs.num_rows(), 6);
+    assert_eq!(
+        strs(&runs, "optimizer"),
+        ["gd", "gd", "sgd", "sgd", "adam", "adam"]
+    );
+    assert_eq!(f64s(&runs, "lr"), [0.01, 0.01, 0.1, 0.1, 0.01, 0.01]);
+    let curves = table(&p, "train", "curves");
+    // 6 runs x 6 epochs, one column per metric; no early stopping, so no val_*.
+    assert_eq!(curves.num_rows(), 6 * 6);
+    assert!(f64s(&curves, "val_mse").iter().all(|v| v.is_nan()));
+    assert_eq!(f64s(&curves, "epoch")[..6], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    // The last epoch's curve values are the run's final numbers.
+    assert_eq!(f64s(&curves, "test_mse")[5], f64s(&runs, "test_mse")[0]);
+    let snaps = table(&p, "train", "snapshots");
+    assert_eq!(snaps.num_rows(), 6 * 4); // epochs 0, 2, 4, 6
+    let weights = table(&p, "train", "weights");
+    assert_eq!(weights.num_rows(), 6 * 2);
+    let scores = table(&p, "train", "scores");
+    assert_eq!(scores.num_rows(), 6 * 2); // 2 test rows per run
+
+    let per_run = table(&p, "eval", "per_run");
+    assert_eq!(per_run.num_rows(), 8);
+    assert_eq!(strs(&per_run, "source")[7], "one_layer");
+    let cmp = table(&p, "eval", "comparison");
+    assert_eq!(strs(&cmp, "optimizer"), ["gd", "sgd", "adam", "adam"]);
+    assert_eq!(
+        strs(&cmp, "source"),
+        ["train", "train", "train", "one_layer"]
+    );
+    // The comparison's accuracy is the mean of the per-run accuracies.
+    let acc = f64s(&per_run, "accuracy");
+    let mean = f64s(&cmp, "accuracy_mean");
+    assert!((mean[0] - (acc[0] + acc[1]) / 2.0).abs() < 1e-12);
+    // The test accuracy in `runs` is the evaluate stage's accuracy of the same scores.
+    assert_eq!(f64s(&runs, "test_acc"), acc[..6]);
+
+    let cells = table(&p, "grid", "cells");
+    assert_eq!(cells.num_rows(), 4);
+    assert_eq!(f64s(&cells, "hidden"), [2.0, 2.0, 4.0, 4.0]);
+    assert_eq!(f64s(&cells, "lr"), [0.1, 0.01, 0.1, 0.01]);
+    let cell_runs = table(&p, "grid", "sweep");
+    assert_eq!(
+        f64s(&cell_runs, "hidden"),
+        [2.0, 2.0, 2.0, 2.0, 4.0, 4.0, 4.0, 4.0]
+    );
+    assert_eq!(cell_runs.num_rows(), 8);
+    let seeds = cell_runs
+        .column_by_name("seed")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<UInt64Array>()
+        .unwrap();
+    assert_eq!(seeds.values().to_vec(), [1, 2, 1, 2, 1, 2, 1, 2]);
+    let accs = f64s(&cell_runs, "test_acc");
+    let m = f64s(&cells, "test_acc_mean");
+    assert!((m[3] - (accs[6] + accs[7]) / 2.0).abs() < 1e-12);
+}
+
+#[test]
+fn adding_a_seed_or_a_cell_computes_only_the_new_units() {
+    let p = project();
+    p.run(&["run", "pipelines/ml.yaml"]).ok();
+    let before = table(&p, "train", "runs");
+    p.write(
+        "pipelines/ml.yaml",
+        &PIPELINE
+            .replace(
+                "seeds: [1, 2]\n      epochs: 6",
+                "seeds: [1, 2, 3]\n      epochs: 6",
+            )
+            .replace("lr: [0.1, 0.01]}", "lr: [0.1, 0.01, 0.001]}"),
+    );
+    let (code, v) = p.run_json(&["pipelines/ml.yaml"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(status_of(&v, "train"), "ran");
+    let stage = |name: &str| {
+        v["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(stage("train")["units_run"], 3, "{v}"); // one new seed x 3 optimizers
+    assert_eq!(stage("train")["units_total"], 9);
+    assert_eq!(stage("grid")["units_run"], 2, "{v}"); // lr 0.001 x 2 hidden sizes
+    let after = table(&p, "train", "runs");
+    // The old runs' numbers are the cached ones, identical.
+    let old: Vec<f64> = f64s(&before, "test_mse");
+    let new: Vec<f64> = f64s(&after, "test_mse");
+    assert_eq!(&new[0..2], &old[0..2]);
+    assert_eq!(&new[3..5], &old[2..4]);
+}
+
+/// Curve values except timings, test scores, and the sweep's cell means.
+fn numbers(p: &Project) -> Vec<Vec<f64>> {
+    let c = table(p, "train", "curves");
+    let mut out: Vec<Vec<f64>> = ["train_mse", "train_acc", "test_mse", "test_acc"]
+        .iter()
+        .map(|m| f64s(&c, m))
+        .collect();
+    out.push(f64s(&table(p, "train", "scores"), "score"));
+    out.push(f64s(&table(p, "grid", "cells"), "test_mse_mean"));
+    out
+}
+
+#[test]
+fn same_numbers_with_one_or_two_threads_and_when_forced() {
+    let a = project();
+    a.run(&["run", "pipelines/ml.yaml", "-j", "1"]).ok();
+    let first = numbers(&a);
+    let b = project();
+    b.run(&["run", "pipelines/ml.yaml", "-j", "2"]).ok();
+    assert_eq!(first, numbers(&b));
+    a.run(&[
+        "run",
+        "pipelines/ml.yaml",
+        "-j",
+        "2",
+        "--force",
+        "train",
+        "grid",
+    ])
+    .ok();
+    assert_eq!(first, numbers(&a));
+}
+
+#[test]
+fn config_errors_point_at_the_param() {
+    let p = project();
+    p.write(
+        "pipelines/ml.yaml",
+        &PIPELINE.replace("optimizers: [adam]", "optimizers: [adamw]"),
+    );
+    let r = p.run(&["run", "pipelines/ml.yaml"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("unknown variant `adamw`"), "{}", r.stderr);
+    p.write(
+        "pipelines/ml.yaml",
+        &PIPELINE.replace(
+            "grid: {hidden: [2, 4], lr: [0.1, 0.01]}",
+            "grid: {hidden: [2, 4], lr: [-0.1]}",
+        ),
+    );
+    let r = p.run(&["run", "pipelines/ml.yaml"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("lr must be a positive number"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_diverging_run_is_reported_and_the_others_carry_on() {
+    let p = project();
+    p.write(
+        "pipelines/ml.yaml",
+        &PIPELINE.replace("{name: adam, lr: 0.01}", "{name: adam, lr: 1.0e308}"),
+    );
+    let (code, v) = p.run_json(&["pipelines/ml.yaml", "--only", "train"]);
+    assert_eq!(code, 0, "{v}");
+    let runs = table(&p, "train", "runs");
+    assert_eq!(
+        strs(&runs, "status"),
+        [
+            "completed",
+            "completed",
+            "completed",
+            "completed",
+            "diverged",
+            "diverged"
+        ]
+    );
+    let stage = v["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "train")
+        .unwrap();
+    let notes = stage["notes"].to_string();
+    assert!(notes.contains("2 of 6 runs diverged"), "{notes}");
+    assert!(notes.contains("adam/seed=1"), "{notes}");
+}
