@@ -21,16 +21,42 @@ pub(super) fn gradient(
 ) -> f64 {
     let n = y.len();
     let tree = QuadTree::build(y);
-    let neg: Vec<([f64; 2], f64)> = (0..n)
+    // One parallel pass per iteration: repulsion and attraction per point. Z is only
+    // known once every point's share is in, so the division and the error come after.
+    let forces: Vec<Forces> = (0..n)
         .into_par_iter()
-        .map(|i| tree.repulsion(y[i], sq_theta))
+        .map(|i| {
+            let (neg, z_part) = tree.repulsion(y[i], sq_theta);
+            let yi = y[i];
+            let mut pos = [0.0; 2];
+            for t in p.indptr[i]..p.indptr[i + 1] {
+                let yj = y[p.indices[t]];
+                let dx = yi[0] - yj[0];
+                let dy = yi[1] - yj[1];
+                let q = 1.0 / (1.0 + dx * dx + dy * dy);
+                let pq = p.values[t] * exaggeration * q;
+                pos[0] += pq * dx;
+                pos[1] += pq * dy;
+            }
+            Forces { pos, neg, z_part }
+        })
         .collect();
-    let z = neg.iter().map(|r| r.1).sum::<f64>().max(f64::EPSILON);
-    let pos: Vec<([f64; 2], f64)> = (0..n)
+    let z = forces
+        .iter()
+        .map(|f| f.z_part)
+        .sum::<f64>()
+        .max(f64::EPSILON);
+    for (g, f) in grad.iter_mut().zip(&forces) {
+        g[0] = 4.0 * (f.pos[0] - f.neg[0] / z);
+        g[1] = 4.0 * (f.pos[1] - f.neg[1] / z);
+    }
+    if !compute_error {
+        return f64::NAN;
+    }
+    let errors: Vec<f64> = (0..n)
         .into_par_iter()
         .map(|i| {
             let yi = y[i];
-            let mut f = [0.0; 2];
             let mut err = 0.0;
             for t in p.indptr[i]..p.indptr[i + 1] {
                 let yj = y[p.indices[t]];
@@ -38,23 +64,16 @@ pub(super) fn gradient(
                 let dy = yi[1] - yj[1];
                 let q = 1.0 / (1.0 + dx * dx + dy * dy);
                 let pij = p.values[t] * exaggeration;
-                let pq = pij * q;
-                f[0] += pq * dx;
-                f[1] += pq * dy;
-                if compute_error {
-                    err += pij * (pij.max(FLOAT32_TINY) / (q / z).max(FLOAT32_TINY)).ln();
-                }
+                err += pij * (pij.max(FLOAT32_TINY) / (q / z).max(FLOAT32_TINY)).ln();
             }
-            (f, err)
+            err
         })
         .collect();
-    for ((g, (pf, _)), (nf, _)) in grad.iter_mut().zip(&pos).zip(&neg) {
-        g[0] = 4.0 * (pf[0] - nf[0] / z);
-        g[1] = 4.0 * (pf[1] - nf[1] / z);
-    }
-    if compute_error {
-        pos.iter().map(|r| r.1).sum()
-    } else {
-        f64::NAN
-    }
+    errors.iter().sum()
+}
+
+struct Forces {
+    pos: [f64; 2],
+    neg: [f64; 2],
+    z_part: f64,
 }
