@@ -123,8 +123,6 @@ pub fn read_runs_by(
     Ok(runs)
 }
 
-/// Runs grouped by optimizer, optimizers in `order` when given (others dropped), else in
-/// order of first appearance.
 /// The `train` stage's long curves (`metric`, `value` columns, one row per run, epoch and
 /// metric) as one row per run and epoch with a column per metric; rows keep the order in
 /// which their (run, epoch) first appears, missing values are NaN.
@@ -182,6 +180,8 @@ pub fn widen(t: &Named<'_>) -> Result<RecordBatch> {
     )?)
 }
 
+/// Runs grouped by optimizer, optimizers in `order` when given (others dropped), else in
+/// order of first appearance.
 pub fn by_optimizer<'a>(runs: &'a [Run], order: Option<&[String]>) -> Vec<(String, Vec<&'a Run>)> {
     let mut names: Vec<String> = Vec::new();
     for r in runs {

@@ -132,7 +132,8 @@ pub struct FigureSpec {
     pub kind: FigureType,
     /// Input role to read.
     pub from: String,
-    /// Which stage of that role, for figures drawn from one table (0 = first).
+    /// Which stage of that role, for figures drawn from one table (0 = first); `bars`,
+    /// `depth` and `train_size` read every stage of the role.
     #[serde(default)]
     pub index: usize,
     /// Table of the input artifact; defaults by type (curves, sweep, coords).
@@ -377,52 +378,7 @@ impl Job<'_> {
                     .collect();
                 self.render_all(&FitFigure { title, curves }, formats)
             }
-            FigureType::TrainSize => {
-                let x = self.spec.x.as_deref().unwrap_or("fraction");
-                let runs = self.runs_by(self.spec.index, &[x], &["test_acc", x], &[])?;
-                let percent = runs.iter().all(|r| r.last(x) <= 1.0);
-                let series = by_optimizer(&runs, self.order())
-                    .into_iter()
-                    .map(|(opt, rs)| {
-                        let mut by_x: BTreeMap<i64, (f64, Vec<f64>)> = BTreeMap::new();
-                        for r in rs {
-                            let xv = r.last(x);
-                            // Group equal sizes exactly; the key keeps them sorted.
-                            let e = by_x
-                                .entry((xv * 1e9).round() as i64)
-                                .or_insert((xv, Vec::new()));
-                            e.1.push(r.last("test_acc"));
-                        }
-                        let mut s = SizeSeries {
-                            name: opt.clone(),
-                            label: opt.to_uppercase(),
-                            sizes: Vec::new(),
-                            accuracy: Vec::new(),
-                            accuracy_std: Vec::new(),
-                        };
-                        for (_, (xv, accs)) in by_x {
-                            let (m, sd) = mean_std(&accs);
-                            s.sizes.push(if percent { 100.0 * xv } else { xv });
-                            s.accuracy.push(m);
-                            s.accuracy_std.push(sd);
-                        }
-                        s
-                    })
-                    .collect();
-                let x_label = if percent {
-                    "Training set size (%)".to_string()
-                } else {
-                    format!("Training set size ({x})")
-                };
-                self.render_all(
-                    &TrainSizeFigure {
-                        title,
-                        x_label,
-                        series,
-                    },
-                    formats,
-                )
-            }
+            FigureType::TrainSize => self.render_all(&self.train_size(title)?, formats),
             FigureType::Heatmap => self.render_all(&self.heatmap(title)?, formats),
             FigureType::Tsne => self.render_all(&self.tsne(title)?, formats),
             FigureType::Bars => {
@@ -489,6 +445,55 @@ impl Job<'_> {
                 self.render_all(&DepthFigure { title, series }, formats)
             }
         }
+    }
+
+    fn train_size(&self, title: String) -> Result<TrainSizeFigure> {
+        let x = self.spec.x.as_deref().unwrap_or("fraction");
+        // Every stage of the role contributes its sizes (one stage per size, or
+        // one stage holding several).
+        let mut runs = Vec::new();
+        for i in 0..self.artifacts.len() {
+            runs.extend(self.runs_by(i, &[x], &["test_acc", x], &[])?);
+        }
+        let percent = runs.iter().all(|r| r.last(x) <= 1.0);
+        let series = by_optimizer(&runs, self.order())
+            .into_iter()
+            .map(|(opt, rs)| {
+                let mut by_x: BTreeMap<i64, (f64, Vec<f64>)> = BTreeMap::new();
+                for r in rs {
+                    let xv = r.last(x);
+                    // Group equal sizes exactly; the key keeps them sorted.
+                    let e = by_x
+                        .entry((xv * 1e9).round() as i64)
+                        .or_insert((xv, Vec::new()));
+                    e.1.push(r.last("test_acc"));
+                }
+                let mut s = SizeSeries {
+                    name: opt.clone(),
+                    label: opt.to_uppercase(),
+                    sizes: Vec::new(),
+                    accuracy: Vec::new(),
+                    accuracy_std: Vec::new(),
+                };
+                for (_, (xv, accs)) in by_x {
+                    let (m, sd) = mean_std(&accs);
+                    s.sizes.push(if percent { 100.0 * xv } else { xv });
+                    s.accuracy.push(m);
+                    s.accuracy_std.push(sd);
+                }
+                s
+            })
+            .collect();
+        let x_label = if percent {
+            "Training set size (%)".to_string()
+        } else {
+            format!("Training set size ({})", axis_name(x))
+        };
+        Ok(TrainSizeFigure {
+            title,
+            x_label,
+            series,
+        })
     }
 
     fn heatmap(&self, title: String) -> Result<Heatmap> {
@@ -657,6 +662,8 @@ fn axis_name(col: &str) -> String {
         "hidden" => "Hidden size".into(),
         "lr" => "Learning rate".into(),
         "test_acc" => "Test accuracy".into(),
+        "test_acc_mean" => "Test accuracy (mean over seeds)".into(),
+        "train_rows" => "training rows".into(),
         "train_acc" => "Train accuracy".into(),
         "batch_size" => "Batch size".into(),
         other => other.to_string(),
@@ -736,6 +743,16 @@ mod tests {
         .unwrap()
     }
 
+    /// Keeps a test's figures when QA_PIPE_FIGURE_DIR is set, for a look.
+    fn keep(out: &Output) {
+        if let Ok(dir) = std::env::var("QA_PIPE_FIGURE_DIR") {
+            std::fs::create_dir_all(&dir).unwrap();
+            for (name, bytes) in &out.files {
+                std::fs::write(format!("{dir}/stage_{name}"), bytes).unwrap();
+            }
+        }
+    }
+
     fn params(v: serde_json::Value) -> Params {
         serde_json::from_value(v).unwrap()
     }
@@ -755,11 +772,18 @@ mod tests {
             &[],
             Output::default().table("curves", curves(20, &[])),
         );
+        // Sizes spread over two stages, as a pipeline with one stage per size has them.
         let size = store.put(
             "size",
             "train",
             &[],
-            Output::default().table("curves", curves(10, &[0.25, 0.5, 1.0])),
+            Output::default().table("curves", curves(10, &[0.25, 0.5])),
+        );
+        let size_full = store.put(
+            "size_full",
+            "train",
+            &[],
+            Output::default().table("curves", curves(10, &[1.0])),
         );
         let grid = store.put(
             "grid",
@@ -789,7 +813,7 @@ mod tests {
                 &[
                     ("curves", vec![train.clone()]),
                     ("fit", vec![train.clone()]),
-                    ("size", vec![size]),
+                    ("size", vec![size.clone(), size_full.clone()]),
                     ("sweep", vec![grid]),
                     ("tsne", vec![tsne]),
                     ("compare", vec![train.clone(), e5.clone()]),
@@ -797,6 +821,7 @@ mod tests {
                 ],
             )
             .unwrap();
+        keep(&out);
         let files: BTreeMap<&str, &Vec<u8>> =
             out.files.iter().map(|(n, b)| (n.as_str(), b)).collect();
         assert_eq!(files.len(), 14);
@@ -839,6 +864,34 @@ mod tests {
             );
         }
         assert!(svg("size.svg").contains("Training set size (%)"));
+        let spec = FigureSpec {
+            name: "s".into(),
+            kind: FigureType::TrainSize,
+            from: "size".into(),
+            index: 0,
+            table: None,
+            title: None,
+            optimizers: None,
+            labels: None,
+            rows: None,
+            cols: None,
+            value: None,
+            x: None,
+        };
+        let arts = vec![size, size_full];
+        let fig = Job {
+            spec: &spec,
+            artifacts: &arts,
+        }
+        .train_size("t".into())
+        .unwrap();
+        assert_eq!(fig.series.len(), 3);
+        assert_eq!(fig.series[2].sizes, vec![25.0, 50.0, 100.0]);
+        // Adam at 50 %: the testkit's accuracy at epoch 10 minus 0.02 for the second fraction.
+        let finals: Vec<f64> = (0..3)
+            .map(|s| crate::stages::testkit::test_acc(2, s, 10) - 0.02)
+            .collect();
+        assert!((fig.series[2].accuracy[1] - mean_std(&finals).0).abs() < 1e-12);
         assert!(svg("repr.svg").contains(">\nTF-IDF\n<") && svg("repr.svg").contains(">\nE5\n<"));
         assert!(svg("optimizers.svg").contains(">\nCore\n<"));
         assert!(svg("depth.svg").contains("two layers"));
@@ -883,5 +936,46 @@ mod tests {
             err.contains("mixes optimizers (adam, gd, sgd); choose one with `optimizers: [NAME]`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn tsne_stage_coords_draw_one_path_per_run() {
+        let store = Store::new();
+        let snaps = store.put(
+            "train",
+            "train",
+            &[],
+            Output::default().table("snapshots", snapshots(20, 200)),
+        );
+        let tp: crate::stages::tsne::Params =
+            serde_json::from_value(serde_json::json!({ "perplexity": 10 })).unwrap();
+        let t = store
+            .run(
+                &crate::stages::tsne::Tsne::new(tp),
+                "tsne",
+                &[("snapshots", vec![snaps])],
+            )
+            .unwrap();
+        let tsne = store.put("tsne", "tsne", &[], t);
+        let p = params(
+            serde_json::json!({ "figures": [{ "name": "tsne_paths", "type": "tsne", "from": "tsne", "optimizers": ["gd", "sgd", "adam"] }] }),
+        );
+        let job_spec = p.figures[0].clone();
+        let arts = vec![tsne.clone()];
+        let fig = Job {
+            spec: &job_spec,
+            artifacts: &arts,
+        }
+        .tsne("t".into())
+        .unwrap();
+        assert_eq!(fig.paths.len(), 9, "3 optimizers x 3 seeds");
+        assert!(fig.paths.iter().all(|p| p.points.len() == 21));
+        assert_eq!(fig.paths[0].optimizer, "gd");
+        assert_eq!(fig.paths[0].run, "gd/42");
+        let out = store
+            .run(&Plot { p }, "plot", &[("tsne", vec![tsne])])
+            .unwrap();
+        keep(&out);
+        assert_eq!(out.files.len(), 2);
     }
 }

@@ -493,6 +493,10 @@ mod tests {
             .unwrap();
         let html = String::from_utf8(out.files[0].1.clone()).unwrap();
         assert_eq!(out.files[0].0, "report.html");
+        if let Ok(dir) = std::env::var("QA_PIPE_FIGURE_DIR") {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(format!("{dir}/stage_report.html"), &html).unwrap();
+        }
         use base64::Engine;
         assert!(
             html.contains(&base64::engine::general_purpose::STANDARD.encode(&png)),

@@ -187,8 +187,15 @@ impl Check for Params {
     }
 }
 
-struct Tsne {
+pub(super) struct Tsne {
     p: Params,
+}
+
+#[cfg(test)]
+impl Tsne {
+    pub(super) fn new(p: Params) -> Tsne {
+        Tsne { p }
+    }
 }
 
 /// The snapshot matrix (n x d, f32) and the identifier columns to carry through.

@@ -1,5 +1,6 @@
 //! Figures (plotters, embedded font) and the self-contained HTML report.
 
+mod bitmap;
 pub mod figures;
 mod font;
 pub mod palette;

@@ -1,5 +1,6 @@
 //! Turning a figure description into PNG or SVG bytes.
 
+use super::bitmap::PngBackend;
 use super::font;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -68,7 +69,8 @@ pub fn render<F: Figure>(fig: &F, format: Format) -> Result<Vec<u8>, PlotError> 
         Format::Png => {
             let mut rgb = vec![255u8; w as usize * h as usize * 3];
             {
-                let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+                let root = PngBackend::new(BitMapBackend::with_buffer(&mut rgb, (w, h)))
+                    .into_drawing_area();
                 root.fill(&WHITE).map_err(draw_err)?;
                 fig.draw(&root)?;
                 root.present().map_err(draw_err)?;

@@ -108,7 +108,7 @@ figure { margin: 1.2em 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption { color: #555; font-size: .92em; margin-top: .3em; }
 table { border-collapse: collapse; margin: 1em 0; font-size: .93em; }
-caption { text-align: left; font-weight: bold; padding: .3em 0; }
+caption { text-align: left; font-weight: bold; padding: .3em 0; white-space: nowrap; }
 th, td { border: 1px solid #ccc; padding: .35em .7em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -271,6 +271,7 @@ const BOX_H: f64 = 48.0;
 const GAP_X: f64 = 70.0;
 const GAP_Y: f64 = 22.0;
 const PAD: f64 = 12.0;
+const ARC_ROOM: f64 = 48.0;
 
 /// Layer of each node: the length of the longest path reaching it from a source.
 fn layers(dag: &Dag) -> BTreeMap<&str, usize> {
@@ -305,11 +306,22 @@ pub fn dag_svg(dag: &Dag) -> String {
     }
     let tallest = columns.iter().map(Vec::len).max().unwrap_or(0) as f64;
     let width = 2.0 * PAD + n_layers as f64 * BOX_W + (n_layers.saturating_sub(1)) as f64 * GAP_X;
-    let height = 2.0 * PAD + tallest * BOX_H + (tallest - 1.0).max(0.0) * GAP_Y;
+    // Edges that skip a layer arc over the boxes in between; leave room above for them.
+    let skips = |a: &str, b: &str| match (layer.get(a), layer.get(b)) {
+        (Some(&la), Some(&lb)) => lb > la + 1,
+        _ => false,
+    };
+    let arc_room = if dag.edges.iter().any(|(a, b)| skips(a, b)) {
+        ARC_ROOM
+    } else {
+        0.0
+    };
+    let body = tallest * BOX_H + (tallest - 1.0).max(0.0) * GAP_Y;
+    let height = 2.0 * PAD + arc_room + body;
     let mut pos: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
     for (c, col) in columns.iter().enumerate() {
         let col_h = col.len() as f64 * BOX_H + (col.len() as f64 - 1.0).max(0.0) * GAP_Y;
-        let top = (height - col_h) / 2.0;
+        let top = PAD + arc_room + (body - col_h) / 2.0;
         for (r, n) in col.iter().enumerate() {
             let x = PAD + c as f64 * (BOX_W + GAP_X);
             let y = top + r as f64 * (BOX_H + GAP_Y);
@@ -328,13 +340,24 @@ pub fn dag_svg(dag: &Dag) -> String {
         let (Some(&(ax, ay)), Some(&(bx, by))) = (pos.get(a.as_str()), pos.get(b.as_str())) else {
             continue;
         };
-        let (x1, y1) = (ax + BOX_W, ay + BOX_H / 2.0);
-        let (x2, y2) = (bx, by + BOX_H / 2.0);
-        let mid = (x1 + x2) / 2.0;
+        let d = if skips(a, b) {
+            // From the top of one box to the top of the other, over those between.
+            let (x1, y1) = (ax + BOX_W / 2.0, ay);
+            let (x2, y2) = (bx + BOX_W / 2.0, by);
+            // A cubic whose control points share height c peaks 3/4 of the way to c.
+            let top = y1.min(y2);
+            let c = top - 0.7 * ARC_ROOM / 0.75;
+            format!("M{x1:.1},{y1:.1} C{x1:.1},{c:.1} {x2:.1},{c:.1} {x2:.1},{y2:.1}")
+        } else {
+            let (x1, y1) = (ax + BOX_W, ay + BOX_H / 2.0);
+            let (x2, y2) = (bx, by + BOX_H / 2.0);
+            let mid = (x1 + x2) / 2.0;
+            format!("M{x1:.1},{y1:.1} C{mid:.1},{y1:.1} {mid:.1},{y2:.1} {x2:.1},{y2:.1}")
+        };
         let _ = writeln!(
             s,
-            "<path d=\"M{x1:.1},{y1:.1} C{mid:.1},{y1:.1} {mid:.1},{y2:.1} {x2:.1},{y2:.1}\" \
-             fill=\"none\" stroke=\"#555\" stroke-width=\"1.5\" marker-end=\"url(#arrow)\"/>"
+            "<path d=\"{d}\" fill=\"none\" stroke=\"#555\" stroke-width=\"1.5\" \
+             marker-end=\"url(#arrow)\"/>"
         );
     }
     for n in &dag.nodes {

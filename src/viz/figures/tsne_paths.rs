@@ -95,10 +95,7 @@ impl TsnePathsFigure {
             let color = optimizer_color(&p.optimizer);
             let pts: Vec<(f64, f64)> = p.points.iter().map(|q| (q[0], q[1])).collect();
             let anno = chart
-                .draw_series(LineSeries::new(
-                    pts.clone(),
-                    color.mix(0.65).stroke_width(1),
-                ))
+                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
                 .map_err(draw_err)?;
             if only.is_none() && !labelled.contains(&p.optimizer) {
                 labelled.push(p.optimizer.clone());
