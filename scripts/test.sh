@@ -10,7 +10,9 @@ step "test dependencies: E5 model + ONNX Runtime, chromium"
 scripts/setup-test-deps.sh
 
 step "test dependencies: llama.cpp server + SmolLM2 model (a 5-8 min build the first time)"
-eval "$(scripts/setup-llm-server.sh)"
+# Assign first: `set -e` stops on a failed set-up, which `eval "$(...)"` would hide.
+llm_env="$(scripts/setup-llm-server.sh)"
+eval "$llm_env"
 export QA_PIPE_LLAMA_SERVER QA_PIPE_LLAMA_MODEL
 
 step "cargo fmt --check"

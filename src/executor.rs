@@ -127,6 +127,26 @@ pub fn execute(
             ups.len()
         })
         .collect();
+    // Stages with the same key (in one pipeline) are computed once: each twin written later
+    // in the file waits for the first and then finds its artifact in the store. Twins have
+    // the same inputs, so neither can be upstream of the other.
+    let mut twins: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut first_with_key: std::collections::HashMap<&str, usize> =
+        std::collections::HashMap::new();
+    for i in 0..n {
+        if !opts.selected[i] {
+            continue;
+        }
+        match first_with_key.get(keys[i].as_str()) {
+            Some(&f) => {
+                twins[f].push(i);
+                waiting[i] += 1;
+            }
+            None => {
+                first_with_key.insert(&keys[i], i);
+            }
+        }
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
         .build()
@@ -190,7 +210,9 @@ pub fn execute(
             });
             results[i] = Some(res);
             artifacts.lock().expect("artifacts lock")[i] = art;
-            for d in plan.dependents(i) {
+            let mut next = plan.dependents(i);
+            next.extend(twins[i].iter().copied());
+            for d in next {
                 if !opts.selected[d] || results[d].is_some() {
                     continue;
                 }

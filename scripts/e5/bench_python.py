@@ -50,15 +50,17 @@ def main():
     sess = ort.InferenceSession(os.path.join(model, "model.onnx"), so, providers=["CPUExecutionProvider"])
     load_s = time.perf_counter() - t0
     embed(sess, tok, texts[:batch], batch, sort)
-    best, checksum = float("inf"), 0.0
+    best, best_cpu, checksum = float("inf"), float("inf"), 0.0
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()  # process_time: all threads
         v = embed(sess, tok, texts, batch, sort)
         best = min(best, time.perf_counter() - t)
+        best_cpu = min(best_cpu, time.process_time() - c)
         checksum = float(v[:, 0].sum())
     print(json.dumps({"engine": "python", "n": len(texts), "best_s": round(best, 4),
-                      "sentences_per_s": round(len(texts) / best, 2), "load_s": round(load_s, 3),
-                      "checksum": checksum}))
+                      "sentences_per_s": round(len(texts) / best, 2),
+                      "sentences_per_cpu_s": round(len(texts) / best_cpu, 2),
+                      "load_s": round(load_s, 3), "checksum": checksum}))
 
 
 if __name__ == "__main__":
