@@ -22,4 +22,7 @@ step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 
 step "cargo test"
+# The report test must open the report in Chromium here, not skip when it is missing.
+export QA_PIPE_REQUIRE_CHROMIUM=1
+export QA_PIPE_SCREENSHOT_DIR="${QA_PIPE_SCREENSHOT_DIR:-$PWD/target/screenshots}"
 cargo test --locked
