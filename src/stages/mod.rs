@@ -84,13 +84,6 @@ impl Role {
             required: true,
         }
     }
-    pub const fn optional(name: &'static str) -> Role {
-        Role {
-            name,
-            many: false,
-            required: false,
-        }
-    }
 }
 
 /// A validated, ready-to-run stage. Its execution is self-contained: resolved params (held by

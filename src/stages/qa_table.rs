@@ -111,8 +111,3 @@ pub fn parse_label(s: &str) -> Option<i8> {
         _ => None,
     }
 }
-
-/// The number of rows in `a` that are not `null`; Arrow arrays here are never null.
-pub fn len(a: &dyn Array) -> usize {
-    a.len() - a.null_count()
-}
