@@ -275,3 +275,59 @@ fn a_diverging_run_is_reported_and_the_others_carry_on() {
     assert!(notes.contains("2 of 6 runs diverged"), "{notes}");
     assert!(notes.contains("adam/seed=1"), "{notes}");
 }
+
+/// The initial weights (epoch-0 snapshot) of each run of `stage`, in run order.
+fn initial_weights(p: &Project, stage: &str) -> Vec<Vec<f32>> {
+    use arrow::array::{Float32Array, ListArray};
+    let snaps = table(p, stage, "snapshots");
+    let epochs = f64s(&snaps, "epoch");
+    let lists = snaps
+        .column_by_name("weights")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<ListArray>()
+        .unwrap();
+    (0..snaps.num_rows())
+        .filter(|&i| epochs[i] == 0.0)
+        .map(|i| {
+            let v = lists.value(i);
+            let f = v.as_any().downcast_ref::<Float32Array>().unwrap();
+            f.values().to_vec()
+        })
+        .collect()
+}
+
+#[test]
+fn rng_scope_run_gives_each_optimizer_its_own_weights_seed_scope_shares_them() {
+    let p = project();
+    let stage = |name: &str, rng: &str| {
+        format!(
+            "  {name}:\n    kind: train\n    inputs: {{features: features}}\n    params:\n      \
+             hidden: 3\n      optimizers: [gd, adam]\n      seeds: [1, 2]\n      epochs: 1\n      \
+             snapshots: {{every: 1}}\n{rng}"
+        )
+    };
+    let head = PIPELINE.split("  train:\n").next().unwrap();
+    p.write(
+        "pipelines/ml.yaml",
+        &format!(
+            "{head}{}{}",
+            stage("per_run", ""),
+            stage("shared", "      rng: seed\n")
+        ),
+    );
+    let (code, v) = p.run_json(&["pipelines/ml.yaml"]);
+    assert_eq!(code, 0, "{v}");
+    // Runs in order: gd/1, gd/2, adam/1, adam/2.
+    let own = initial_weights(&p, "per_run");
+    assert_eq!(own.len(), 4);
+    assert_ne!(own[0], own[2], "gd and adam of seed 1 share weights");
+    assert_ne!(own[0], own[1], "seeds 1 and 2 share weights");
+    let shared = initial_weights(&p, "shared");
+    assert_eq!(
+        shared[0], shared[2],
+        "the study's scope: one seed, one start"
+    );
+    assert_eq!(shared[1], shared[3]);
+    assert_ne!(shared[0], shared[1]);
+}

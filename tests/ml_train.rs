@@ -5,7 +5,7 @@
 use ndarray::{Array1, Array2};
 use qa_pipe::ml::mlp::BiasMode;
 use qa_pipe::ml::optim::OptimizerSpec;
-use qa_pipe::ml::rng::stream;
+use qa_pipe::ml::rng::{stream, RunKey};
 use qa_pipe::ml::train::{
     select_fraction, train, train_injected, Dataset, EarlyStopping, FirstLayer, FractionMode,
     Injected, RunResult, RunStatus, SnapshotConfig, StopMetric, TrainConfig,
@@ -239,27 +239,25 @@ fn snapshots_stride_and_projection() {
 #[test]
 fn training_fractions() {
     assert_eq!(
-        select_fraction(10, 0.5, FractionMode::FirstN, None, 1),
+        select_fraction(10, 0.5, FractionMode::FirstN, None, &RunKey::from(1)),
         vec![0, 1, 2, 3, 4]
     );
     assert_eq!(
-        select_fraction(4, 1.0, FractionMode::Groups, None, 1),
+        select_fraction(4, 1.0, FractionMode::Groups, None, &RunKey::from(1)),
         vec![0, 1, 2, 3]
     );
     let groups: Vec<u64> = (0..20).map(|i| i / 2).collect();
-    let a = select_fraction(20, 0.25, FractionMode::Groups, Some(&groups), 3);
+    let pairs = |seed: u64| {
+        let key = RunKey::from(seed);
+        select_fraction(20, 0.25, FractionMode::Groups, Some(&groups), &key)
+    };
+    let a = pairs(3);
     assert_eq!(a.len(), 6); // target 5 rows, whole pairs -> 6
     for r in &a {
         assert!(a.contains(&(r ^ 1)), "pair of row {r} missing");
     }
-    assert_eq!(
-        a,
-        select_fraction(20, 0.25, FractionMode::Groups, Some(&groups), 3)
-    );
-    assert_ne!(
-        a,
-        select_fraction(20, 0.25, FractionMode::Groups, Some(&groups), 4)
-    );
+    assert_eq!(a, pairs(3));
+    assert_ne!(a, pairs(4));
     let d = data(20, 6, 4, 1.0);
     let mut c = cfg("sgd", 3);
     c.fraction = 0.5;

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use super::mlp::{BiasMode, Mlp, MlpError, Workspace};
 use super::optim::{Optimizer, OptimizerSpec};
 use super::real::Real;
-use super::rng::stream;
+use super::rng::RunKey;
 use super::rowspace::RowSpace;
 use super::simd::vectorized;
 use super::snapshot::SparseProjection;
@@ -334,19 +334,21 @@ pub struct Injected<T> {
     pub orders: Vec<Vec<usize>>,
 }
 
-/// One seeded run.
+/// One seeded run. Its random streams (initial weights, shuffles, subsets) come from
+/// `key`; a bare seed converts to the study's seed-only key.
 pub fn train<T: Real>(
     data: &Dataset<'_, T>,
     cfg: &TrainConfig,
-    seed: u64,
+    key: impl Into<RunKey>,
 ) -> Result<RunResult<T>, TrainError> {
+    let key = key.into();
     cfg.validate()?;
     data.check()?;
     let n = data.x_train.nrows();
-    let mut rows = select_fraction(n, cfg.fraction, cfg.fraction_mode, data.groups, seed);
+    let mut rows = select_fraction(n, cfg.fraction, cfg.fraction_mode, data.groups, &key);
     let mut val_rows = Vec::new();
     if let Some(es) = &cfg.early_stopping {
-        (rows, val_rows) = split_validation(&rows, es.validation_fraction, data.groups, seed);
+        (rows, val_rows) = split_validation(&rows, es.validation_fraction, data.groups, &key);
     }
     if rows.is_empty() {
         return Err(TrainError::Config(format!(
@@ -355,8 +357,8 @@ pub fn train<T: Real>(
         )));
     }
     let sizes = cfg.layer_sizes(data.x_train.ncols());
-    let mlp = Mlp::init(&sizes, cfg.bias, &mut stream(seed, "init"))?;
-    let mut shuffle_rng = stream(seed, "shuffle");
+    let mlp = Mlp::init(&sizes, cfg.bias, &mut key.stream("init"))?;
+    let mut shuffle_rng = key.stream("shuffle");
     let orders = move |order: &mut Vec<usize>, _epoch: usize| {
         order.clear();
         order.extend(0..order.capacity());
@@ -415,7 +417,7 @@ pub fn select_fraction(
     fraction: f64,
     mode: FractionMode,
     groups: Option<&[u64]>,
-    seed: u64,
+    key: &RunKey,
 ) -> Vec<usize> {
     let target = ((fraction * n as f64).floor() as usize).min(n);
     if target == n {
@@ -424,7 +426,7 @@ pub fn select_fraction(
     match mode {
         FractionMode::FirstN => (0..target).collect(),
         FractionMode::Groups => {
-            draw_groups(&(0..n).collect::<Vec<_>>(), target, groups, seed, "subset")
+            draw_groups(&(0..n).collect::<Vec<_>>(), target, groups, key, "subset")
         }
     }
 }
@@ -435,10 +437,10 @@ fn split_validation(
     rows: &[usize],
     fraction: f64,
     groups: Option<&[u64]>,
-    seed: u64,
+    key: &RunKey,
 ) -> (Vec<usize>, Vec<usize>) {
     let target = ((fraction * rows.len() as f64).round() as usize).max(1);
-    let val = draw_groups(rows, target, groups, seed, "validation");
+    let val = draw_groups(rows, target, groups, key, "validation");
     let train = rows
         .iter()
         .copied()
@@ -453,7 +455,7 @@ fn draw_groups(
     rows: &[usize],
     target: usize,
     groups: Option<&[u64]>,
-    seed: u64,
+    key: &RunKey,
     purpose: &str,
 ) -> Vec<usize> {
     let gid = |r: usize| groups.map_or(r as u64, |g| g[r]);
@@ -471,7 +473,7 @@ fn draw_groups(
             })
             .push(r);
     }
-    order.shuffle(&mut stream(seed, purpose));
+    order.shuffle(&mut key.stream(purpose));
     let mut out = Vec::new();
     for g in order {
         if out.len() >= target {

@@ -26,12 +26,13 @@ use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage, Unit};
 use crate::cache::{Artifact, Output};
 use crate::error::ConfigError;
 use crate::ml::metrics::mean_std;
+use crate::ml::rng::{RngScope, RunKey};
 use crate::ml::sweep::{apply, grid, random_search, Cell, Distribution};
 use crate::ml::train::TrainConfig;
 
 pub const KIND: Kind = Kind {
     name: "sweep",
-    version: 1,
+    version: 2,
     summary:
         "grid or random search over train params; one cached unit per cell, mean ± std over seeds",
     inputs: &[Role::one("features")],
@@ -64,6 +65,11 @@ pub struct Params {
     pub seeds: Vec<u64>,
     #[serde(default)]
     pub precision: Precision,
+    /// What seeds a run's random numbers: `run` (seed, optimizer, cell) or `seed` (the
+    /// seed alone, as the study: one seed's cells share initial weights where shapes
+    /// match, and shuffles).
+    #[serde(default)]
+    pub rng: RngScope,
 }
 
 /// The study's grid setting: Adam, 30 epochs, batch 32.
@@ -95,6 +101,7 @@ struct Sweep {
     cells: Vec<CellUnit>,
     seeds: Vec<u64>,
     precision: Precision,
+    rng: RngScope,
     names: Vec<String>,
 }
 
@@ -104,6 +111,7 @@ struct CellSpec {
     config: TrainConfig,
     seeds: Vec<u64>,
     precision: Precision,
+    rng: RngScope,
 }
 
 impl Check for Params {
@@ -159,6 +167,7 @@ impl Check for Params {
             cells: units,
             seeds: self.seeds,
             precision: self.precision,
+            rng: self.rng,
             names,
         }))
     }
@@ -214,6 +223,7 @@ impl Stage for Sweep {
                     config: c.config.clone(),
                     seeds: self.seeds.clone(),
                     precision: self.precision,
+                    rng: self.rng,
                 })
                 .expect("cell spec serialises"),
             })
@@ -229,7 +239,7 @@ impl Stage for Sweep {
             .map(|&seed| {
                 let rs = RunSpec {
                     config: spec.config.clone(),
-                    seed,
+                    key: RunKey::new(spec.rng, seed, spec.config.optimizer.name(), &spec.cell),
                     precision: spec.precision,
                 };
                 run_spec(&d, &rs)

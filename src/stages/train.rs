@@ -30,6 +30,7 @@ use crate::error::ConfigError;
 use crate::ml::mlp::BiasMode;
 use crate::ml::optim::OptimizerSpec;
 use crate::ml::real::Real;
+use crate::ml::rng::{RngScope, RunKey};
 use crate::ml::train::{
     one_or_many, train, Dataset, EarlyStopping, FirstLayer, FractionMode, RunResult, RunStatus,
     SnapshotConfig, TrainConfig,
@@ -37,7 +38,7 @@ use crate::ml::train::{
 
 pub const KIND: Kind = Kind {
     name: "train",
-    version: 1,
+    version: 2,
     summary: "tanh MLP trained with each optimizer x seed (cached per run): curves, weights, snapshots, test scores",
     inputs: &[Role::one("features")],
     build: build_with::<Params>,
@@ -87,6 +88,11 @@ pub struct Params {
     pub precision: Precision,
     #[serde(default)]
     pub first_layer: FirstLayer,
+    /// What seeds a run's random numbers: `run` (seed, optimizer; every run its own) or
+    /// `seed` (the seed alone, as the study: one seed's optimizers share initial weights
+    /// and shuffles).
+    #[serde(default)]
+    pub rng: RngScope,
 }
 
 fn default_hidden() -> Vec<usize> {
@@ -115,8 +121,15 @@ fn one() -> f64 {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunSpec {
     pub config: TrainConfig,
-    pub seed: u64,
+    /// The run's seed, optimizer and cell as far as they seed its random streams.
+    pub key: RunKey,
     pub precision: Precision,
+}
+
+impl RunSpec {
+    pub fn seed(&self) -> u64 {
+        self.key.seed
+    }
 }
 
 struct Train {
@@ -184,7 +197,7 @@ impl Check for Params {
                     id,
                     RunSpec {
                         config: config.clone(),
-                        seed,
+                        key: RunKey::new(self.rng, seed, opt.name(), ""),
                         precision: self.precision,
                     },
                 ));
@@ -218,7 +231,11 @@ pub(crate) fn load_features(cx: &RunCx<'_>) -> Result<Loaded> {
 }
 
 /// One run in precision `T`, its numbers returned in f64.
-pub(crate) fn run_in<T: Real>(d: &Loaded, cfg: &TrainConfig, seed: u64) -> Result<RunResult<f64>> {
+pub(crate) fn run_in<T: Real>(
+    d: &Loaded,
+    cfg: &TrainConfig,
+    key: &RunKey,
+) -> Result<RunResult<f64>> {
     let (xtr, ytr) = (d.x_train.mapv(T::from_f64), d.y_train.mapv(T::from_f64));
     let (xte, yte) = (d.x_test.mapv(T::from_f64), d.y_test.mapv(T::from_f64));
     let data = Dataset {
@@ -228,7 +245,7 @@ pub(crate) fn run_in<T: Real>(d: &Loaded, cfg: &TrainConfig, seed: u64) -> Resul
         y_test: yte.view(),
         groups: Some(&d.groups),
     };
-    let r = train(&data, cfg, seed)?;
+    let r = train(&data, cfg, key.clone())?;
     Ok(RunResult {
         curves: r.curves,
         weights: r
@@ -245,8 +262,8 @@ pub(crate) fn run_in<T: Real>(d: &Loaded, cfg: &TrainConfig, seed: u64) -> Resul
 
 pub(crate) fn run_spec(d: &Loaded, spec: &RunSpec) -> Result<RunResult<f64>> {
     match spec.precision {
-        Precision::F32 => run_in::<f32>(d, &spec.config, spec.seed),
-        Precision::F64 => run_in::<f64>(d, &spec.config, spec.seed),
+        Precision::F32 => run_in::<f32>(d, &spec.config, &spec.key),
+        Precision::F64 => run_in::<f64>(d, &spec.config, &spec.key),
     }
 }
 
@@ -283,7 +300,7 @@ fn run_tables(
     r: &RunResult<f64>,
     y_test: &Array1<f64>,
 ) -> Result<Output> {
-    let seed = spec.seed;
+    let seed = spec.seed();
     // curves: one row per run and epoch (long in runs and epochs, one column per metric)
     let n = r.curves.len();
     let col = |f: fn(&crate::ml::train::EpochRecord) -> Option<f64>| -> ArrayRef {
