@@ -78,6 +78,30 @@ pub enum Command {
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
     },
+    /// List the pipeline as jobs addressed by key (every unit and stage, with the keys it
+    /// needs and its wave), for running them one process at a time (`exec`).
+    Jobs {
+        pipeline: Option<PathBuf>,
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        /// Only jobs without a verified artifact.
+        #[arg(long)]
+        todo: bool,
+        /// JSON on stdout, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one job (a unit or a stage) by key; its inputs must already be in the store.
+    /// Prints the artifact's directory.
+    Exec {
+        /// The job's key, as `qa-pipe jobs` lists it.
+        key: String,
+        /// Pipeline the job belongs to.
+        #[arg(short, long)]
+        pipeline: Option<PathBuf>,
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+    },
     /// Remove artifacts that no pipeline under pipelines/ references.
     Gc {
         #[arg(long)]

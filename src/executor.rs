@@ -16,7 +16,7 @@ use crate::cache::{Artifact, Cache, Meta};
 use crate::graph::Plan;
 use crate::hash::{FileHashes, Material};
 use crate::progress::{Event, Progress};
-use crate::stages::RunCx;
+use crate::stages::{RunCx, Unit};
 
 /// How a stage ended in this run.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -285,16 +285,9 @@ fn run_stage(
         }
     }
     progress.event(Event::Start { stage: &node.name });
-    let notes = Mutex::new(Vec::new());
     let units_total = std::sync::atomic::AtomicUsize::new(0);
     let units_run = std::sync::atomic::AtomicUsize::new(0);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<Artifact> {
-        let cx = RunCx {
-            stage: &node.name,
-            root,
-            inputs,
-            notes: &notes,
-        };
         let units = node.stage.units();
         units_total.store(units.len(), std::sync::atomic::Ordering::Relaxed);
         let finished = std::sync::atomic::AtomicUsize::new(0);
@@ -310,30 +303,9 @@ fn run_stage(
                 let art = match cached {
                     Some(a) => a,
                     None => {
-                        let t = Instant::now();
-                        let unit_notes = Mutex::new(Vec::new());
-                        let ucx = RunCx {
-                            stage: &node.name,
-                            root,
-                            inputs,
-                            notes: &unit_notes,
-                        };
-                        let mut out = node
-                            .stage
-                            .run_unit(u, &ucx)
-                            .with_context(|| format!("unit {}", u.id))?;
-                        out.notes.extend(unit_notes.into_inner().expect("notes"));
+                        let a = compute_unit(plan, materials, cache, root, i, u, inputs)?;
                         units_run.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let meta = meta(
-                            materials,
-                            i,
-                            &node.name,
-                            ukey,
-                            Some(u.id.clone()),
-                            u.params.clone(),
-                            t.elapsed().as_secs_f64(),
-                        );
-                        cache.store(meta, out)?
+                        a
                     }
                 };
                 let done = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -345,19 +317,16 @@ fn run_stage(
                 Ok(Arc::new(art))
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut out = node.stage.run(&cx, &unit_artifacts)?;
-        out.notes
-            .splice(0..0, notes.lock().expect("notes").drain(..));
-        let m = meta(
+        combine(
+            plan,
             materials,
+            cache,
+            root,
             i,
-            &node.name,
-            keys[i].clone(),
-            None,
-            materials[i].params.clone(),
-            start.elapsed().as_secs_f64(),
-        );
-        cache.store(m, out)
+            inputs,
+            &unit_artifacts,
+            start,
+        )
     }));
     let duration_s = start.elapsed().as_secs_f64();
     let mut r = result(plan, keys, i, Status::Ran, duration_s);
@@ -382,6 +351,78 @@ fn run_stage(
             (r, None)
         }
     }
+}
+
+/// Computes one unit of stage `i` from its params and the stage's inputs, and stores it
+/// under the unit's key.
+pub fn compute_unit(
+    plan: &Plan,
+    materials: &[Material],
+    cache: &Cache,
+    root: &Path,
+    i: usize,
+    unit: &Unit,
+    inputs: &BTreeMap<String, Vec<Arc<Artifact>>>,
+) -> Result<Artifact> {
+    let node = &plan.nodes[i];
+    let t = Instant::now();
+    let notes = Mutex::new(Vec::new());
+    let cx = RunCx {
+        stage: &node.name,
+        root,
+        inputs,
+        notes: &notes,
+    };
+    let mut out = node
+        .stage
+        .run_unit(unit, &cx)
+        .with_context(|| format!("unit {}", unit.id))?;
+    out.notes.extend(notes.into_inner().expect("notes"));
+    let meta = meta(
+        materials,
+        i,
+        &node.name,
+        materials[i].unit_key(&unit.params),
+        Some(unit.id.clone()),
+        unit.params.clone(),
+        t.elapsed().as_secs_f64(),
+    );
+    cache.store(meta, out)
+}
+
+/// Computes stage `i` from its inputs and its units' artifacts (in `units()` order), and
+/// stores it under the stage's key. `start` is when the stage started, units included.
+#[allow(clippy::too_many_arguments)]
+pub fn combine(
+    plan: &Plan,
+    materials: &[Material],
+    cache: &Cache,
+    root: &Path,
+    i: usize,
+    inputs: &BTreeMap<String, Vec<Arc<Artifact>>>,
+    units: &[Arc<Artifact>],
+    start: Instant,
+) -> Result<Artifact> {
+    let node = &plan.nodes[i];
+    let notes = Mutex::new(Vec::new());
+    let cx = RunCx {
+        stage: &node.name,
+        root,
+        inputs,
+        notes: &notes,
+    };
+    let mut out = node.stage.run(&cx, units)?;
+    out.notes.splice(0..0, notes.into_inner().expect("notes"));
+    let m = meta(
+        materials,
+        i,
+        &node.name,
+        materials[i].key(),
+        None,
+        materials[i].params.clone(),
+        start.elapsed().as_secs_f64(),
+    );
+    cache.store(m, out)
 }
 
 fn meta(

@@ -10,6 +10,7 @@ pub mod executor;
 pub mod explain;
 pub mod graph;
 pub mod hash;
+pub mod jobs;
 pub mod llm;
 pub mod ml;
 pub mod progress;

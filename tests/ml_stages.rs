@@ -331,3 +331,111 @@ fn rng_scope_run_gives_each_optimizer_its_own_weights_seed_scope_shares_them() {
     assert_eq!(shared[1], shared[3]);
     assert_ne!(shared[0], shared[1]);
 }
+
+/// Object keys under artifacts/objects (each a stage or unit artifact).
+fn object_keys(p: &Project) -> Vec<String> {
+    let mut keys: Vec<String> = std::fs::read_dir(p.path("artifacts/objects"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn every_job_run_alone_by_key_rebuilds_what_run_builds() {
+    let p = project();
+    let r = p.run(&["jobs", "pipelines/ml.yaml", "--json"]).ok();
+    let jobs: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
+    // 6 stages; units: train 3 optimizers x 2 seeds, one_layer 2, grid 4 cells x 1.
+    assert_eq!(jobs.len(), 6 + 6 + 2 + 4, "{}", r.stdout);
+    let wave_of: std::collections::BTreeMap<String, u64> = jobs
+        .iter()
+        .map(|j| {
+            (
+                j["key"].as_str().unwrap().to_string(),
+                j["wave"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    for j in &jobs {
+        assert_eq!(j["cached"], false);
+        for need in j["needs"].as_array().unwrap() {
+            assert!(
+                wave_of[need.as_str().unwrap()] < j["wave"].as_u64().unwrap(),
+                "{j} runs before what it needs"
+            );
+        }
+    }
+    let train_stage = jobs
+        .iter()
+        .find(|j| j["stage"] == "train" && j["unit"].is_null())
+        .unwrap();
+    assert_eq!(train_stage["needs"].as_array().unwrap().len(), 1 + 6);
+
+    // A job whose inputs are not there yet says which and what to run.
+    let key = train_stage["key"].as_str().unwrap();
+    let early = p.run(&["exec", key, "-p", "pipelines/ml.yaml"]);
+    assert_eq!(early.code, 1, "{}", early.stderr);
+    assert!(
+        early.stderr.contains("stage `features`") && early.stderr.contains("qa-pipe exec"),
+        "{}",
+        early.stderr
+    );
+    assert!(object_keys(&p).is_empty(), "a failed exec stored something");
+    let unknown = p.run(&["exec", "0123", "-p", "pipelines/ml.yaml"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("qa-pipe jobs"),
+        "{}",
+        unknown.stderr
+    );
+
+    // Wave by wave, every job of a wave as its own process, all at once.
+    let last = wave_of.values().max().copied().unwrap();
+    for wave in 0..=last {
+        let children: Vec<_> = jobs
+            .iter()
+            .filter(|j| j["wave"].as_u64() == Some(wave))
+            .map(|j| {
+                let key = j["key"].as_str().unwrap();
+                let child = p
+                    .cmd(&["exec", key, "-p", "pipelines/ml.yaml"])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                (key.to_string(), child)
+            })
+            .collect();
+        for (key, child) in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let printed = String::from_utf8_lossy(&out.stdout);
+            assert!(printed.trim().ends_with(&key), "{printed}");
+        }
+    }
+    let todo = p
+        .run(&["jobs", "pipelines/ml.yaml", "--todo", "--json"])
+        .ok();
+    assert_eq!(todo.stdout.trim(), "[]");
+    let (code, v) = p.run_json(&["pipelines/ml.yaml"]);
+    assert_eq!(code, 0, "{v}");
+    assert!(
+        common::statuses(&v).iter().all(|(_, s)| s == "cached"),
+        "{v}"
+    );
+    // Once more: a job whose artifact exists is not recomputed.
+    let again = p.run(&["exec", key, "-p", "pipelines/ml.yaml"]).ok();
+    assert!(again.stderr.contains("cached"), "{}", again.stderr);
+
+    // The same artifacts and numbers as one `qa-pipe run`.
+    let q = project();
+    q.run(&["run", "pipelines/ml.yaml"]).ok();
+    assert_eq!(object_keys(&p), object_keys(&q));
+    assert_eq!(numbers(&p), numbers(&q));
+}

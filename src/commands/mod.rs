@@ -2,6 +2,7 @@
 
 mod dag;
 mod gc;
+mod jobs;
 mod run;
 mod show;
 mod status;
@@ -63,6 +64,17 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             &vars,
         ),
         Command::Gc { dry_run } => gc::gc(&project, dry_run),
+        Command::Jobs {
+            pipeline,
+            vars,
+            todo,
+            json,
+        } => jobs::list(&project, pipeline, &vars, todo, json),
+        Command::Exec {
+            key,
+            pipeline,
+            vars,
+        } => jobs::exec(&project, pipeline, &vars, &key),
     }
 }
 

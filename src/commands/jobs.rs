@@ -1,0 +1,90 @@
+//! `qa-pipe jobs` and `qa-pipe exec`: a pipeline as jobs addressed by key, and one job run
+//! on its own, for schedulers that run each job as its own process (see [`crate::jobs`]).
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::jobs::{self, Executed, Job};
+
+use super::Project;
+
+#[derive(Serialize)]
+struct Row<'a> {
+    #[serde(flatten)]
+    job: &'a Job,
+    cached: bool,
+}
+
+pub fn list(
+    project: &Project,
+    pipeline: Option<PathBuf>,
+    vars: &[String],
+    todo: bool,
+    json: bool,
+) -> Result<()> {
+    let path = project.pipeline_path(pipeline)?;
+    let plan = project.plan(&path, vars)?;
+    let cache = project.cache()?;
+    let materials = project.materials(&plan, &cache)?;
+    let all = jobs::jobs(&plan, &materials);
+    let rows: Vec<Row> = all
+        .iter()
+        .map(|job| Row {
+            job,
+            cached: cache.lookup(&job.key).is_ok(),
+        })
+        .filter(|r| !(todo && r.cached))
+        .collect();
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).map_err(|e| Error::Other(e.into()))?
+        );
+        return Ok(());
+    }
+    for r in &rows {
+        let name = match &r.job.unit {
+            Some(u) => format!("{}/{u}", r.job.stage),
+            None => r.job.stage.clone(),
+        };
+        let state = if r.cached { "cached" } else { "todo" };
+        println!("{:>4}  {}  {state:<6}  {name}", r.job.wave, r.job.key);
+    }
+    Ok(())
+}
+
+pub fn exec(
+    project: &Project,
+    pipeline: Option<PathBuf>,
+    vars: &[String],
+    key: &str,
+) -> Result<()> {
+    let path = project.pipeline_path(pipeline)?;
+    let plan = project.plan(&path, vars)?;
+    let cache = project.cache()?;
+    let materials = project.materials(&plan, &cache)?;
+    let all = jobs::jobs(&plan, &materials);
+    let job = all.iter().find(|j| j.key == key).ok_or_else(|| {
+        Error::Usage(format!(
+            "no job with key {key} in {} (with these --var values); `qa-pipe jobs {}` lists them",
+            plan.path.display(),
+            plan.path.display()
+        ))
+    })?;
+    let name = match &job.unit {
+        Some(u) => format!("{}/{u}", job.stage),
+        None => job.stage.clone(),
+    };
+    let outcome = jobs::exec(&plan, &materials, &cache, &project.root, job)?;
+    if !project.quiet {
+        let what = match outcome {
+            Executed::Cached => "cached",
+            Executed::Ran => "done",
+        };
+        eprintln!("{what:>8} {name}");
+    }
+    println!("{}", cache.object_dir(key).display());
+    Ok(())
+}
