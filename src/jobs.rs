@@ -35,6 +35,16 @@ pub struct Job {
     unit_spec: Option<Unit>,
 }
 
+impl Job {
+    /// `stage` or `stage/unit`.
+    pub fn name(&self) -> String {
+        match &self.unit {
+            Some(u) => format!("{}/{u}", self.stage),
+            None => self.stage.clone(),
+        }
+    }
+}
+
 /// Every job of `plan`, units before their stage, in topological order of stages.
 pub fn jobs(plan: &Plan, materials: &[Material]) -> Vec<Job> {
     let mut stage_wave = vec![0usize; plan.nodes.len()];

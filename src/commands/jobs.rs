@@ -24,10 +24,7 @@ pub fn list(
     todo: bool,
     json: bool,
 ) -> Result<()> {
-    let path = project.pipeline_path(pipeline)?;
-    let plan = project.plan(&path, vars)?;
-    let cache = project.cache()?;
-    let materials = project.materials(&plan, &cache)?;
+    let (plan, cache, materials) = project.open(pipeline, vars)?;
     let all = jobs::jobs(&plan, &materials);
     let rows: Vec<Row> = all
         .iter()
@@ -45,10 +42,7 @@ pub fn list(
         return Ok(());
     }
     for r in &rows {
-        let name = match &r.job.unit {
-            Some(u) => format!("{}/{u}", r.job.stage),
-            None => r.job.stage.clone(),
-        };
+        let name = r.job.name();
         let state = if r.cached { "cached" } else { "todo" };
         println!("{:>4}  {}  {state:<6}  {name}", r.job.wave, r.job.key);
     }
@@ -61,10 +55,7 @@ pub fn exec(
     vars: &[String],
     key: &str,
 ) -> Result<()> {
-    let path = project.pipeline_path(pipeline)?;
-    let plan = project.plan(&path, vars)?;
-    let cache = project.cache()?;
-    let materials = project.materials(&plan, &cache)?;
+    let (plan, cache, materials) = project.open(pipeline, vars)?;
     let all = jobs::jobs(&plan, &materials);
     let job = all.iter().find(|j| j.key == key).ok_or_else(|| {
         Error::Usage(format!(
@@ -73,10 +64,7 @@ pub fn exec(
             plan.path.display()
         ))
     })?;
-    let name = match &job.unit {
-        Some(u) => format!("{}/{u}", job.stage),
-        None => job.stage.clone(),
-    };
+    let name = job.name();
     let outcome = jobs::exec(&plan, &materials, &cache, &project.root, job)?;
     if !project.quiet {
         let what = match outcome {

@@ -124,6 +124,20 @@ impl Project {
         Ok(graph::build(&pipeline, &self.root)?)
     }
 
+    /// The pipeline (default rules as [`Project::pipeline_path`]), the store and every
+    /// stage's key material: what the read-only commands start from.
+    pub fn open(
+        &self,
+        pipeline: Option<PathBuf>,
+        vars: &[String],
+    ) -> Result<(Plan, Cache, Vec<Material>)> {
+        let path = self.pipeline_path(pipeline)?;
+        let plan = self.plan(&path, vars)?;
+        let cache = self.cache()?;
+        let materials = self.materials(&plan, &cache)?;
+        Ok((plan, cache, materials))
+    }
+
     pub fn cache(&self) -> Result<Cache> {
         Ok(Cache::open(&self.root.join("artifacts"))?)
     }

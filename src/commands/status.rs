@@ -24,10 +24,7 @@ pub fn status(
     vars: &[String],
     json: bool,
 ) -> Result<()> {
-    let path = project.pipeline_path(pipeline)?;
-    let plan = project.plan(&path, vars)?;
-    let cache = project.cache()?;
-    let materials = project.materials(&plan, &cache)?;
+    let (plan, cache, materials) = project.open(pipeline, vars)?;
     let prev = load_state(&cache, &plan);
     let names = key_names(&plan, &materials);
     let mut rows = Vec::new();
