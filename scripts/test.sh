@@ -15,6 +15,10 @@ llm_env="$(scripts/setup-llm-server.sh)"
 eval "$llm_env"
 export QA_PIPE_LLAMA_SERVER QA_PIPE_LLAMA_MODEL
 
+step "test dependencies: a one-node Slurm cluster (Debian packages)"
+scripts/slurm/local-cluster.sh
+export QA_PIPE_REQUIRE_SLURM=1
+
 step "cargo fmt --check"
 cargo fmt --check
 

@@ -439,3 +439,70 @@ fn every_job_run_alone_by_key_rebuilds_what_run_builds() {
     assert_eq!(object_keys(&p), object_keys(&q));
     assert_eq!(numbers(&p), numbers(&q));
 }
+
+/// Whether Slurm's `sbatch` answers here. `QA_PIPE_REQUIRE_SLURM=1` (set by
+/// scripts/test.sh after it starts a one-node cluster) makes its absence a failure.
+fn slurm_available() -> bool {
+    let ok = std::process::Command::new("sinfo")
+        .arg("-h")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok && std::env::var("QA_PIPE_REQUIRE_SLURM").is_ok_and(|v| v == "1") {
+        panic!(
+            "QA_PIPE_REQUIRE_SLURM=1 but Slurm does not answer (scripts/slurm/local-cluster.sh)"
+        );
+    }
+    ok
+}
+
+fn submit(p: &Project) -> common::Run {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/slurm/submit.sh");
+    let out = std::process::Command::new(script)
+        .args(["--wait", "pipelines/ml.yaml"])
+        .current_dir(p.path(""))
+        .env("QA_PIPE_BIN", env!("CARGO_BIN_EXE_qa-pipe"))
+        .output()
+        .unwrap();
+    common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn slurm_job_arrays_run_the_pipeline_and_stop_at_a_failure() {
+    if !slurm_available() {
+        eprintln!("skipped: no Slurm here (scripts/slurm/local-cluster.sh starts one)");
+        return;
+    }
+    let p = project();
+    let r = submit(&p).ok();
+    // Waves 0 (data), 1 (features), 2 (units), 3 (stages with units), 4 (eval), then the
+    // final `qa-pipe run`.
+    assert_eq!(r.stderr.matches(" as array ").count(), 5, "{}", r.stderr);
+    let (code, v) = p.run_json(&["pipelines/ml.yaml"]);
+    assert_eq!(code, 0, "{v}");
+    assert!(
+        common::statuses(&v).iter().all(|(_, s)| s == "cached"),
+        "{v}"
+    );
+    let q = project();
+    q.run(&["run", "pipelines/ml.yaml"]).ok();
+    assert_eq!(object_keys(&p), object_keys(&q));
+    assert_eq!(numbers(&p), numbers(&q));
+
+    // A stage that fails at run time: its array task fails, everything after it is
+    // cancelled, and the script says so with a non-zero exit.
+    let bad = project();
+    bad.write("data/train.csv", "soru,cevap,etiket\n");
+    let r = submit(&bad);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("CANCELLED"), "{}", r.stderr);
+    assert!(object_keys(&bad).is_empty());
+    let logs = std::fs::read_dir(bad.path("artifacts/slurm"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+        .collect::<String>();
+    assert!(logs.contains("no usable rows"), "{logs}");
+}
