@@ -394,14 +394,14 @@ impl Cache {
     pub fn state_path(&self, pipeline: &str) -> PathBuf {
         self.root.join("state").join(format!("{pipeline}.json"))
     }
+}
 
-    /// Writes a small file atomically (temp + rename), for state shared between runs.
-    pub fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<()> {
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        fs::write(&tmp, bytes)?;
-        fs::rename(&tmp, path)?;
-        Ok(())
-    }
+/// Writes a small file atomically (a temporary name of this process, then a rename), for
+/// state shared between runs: readers see the old content or the new, never a mix.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    fs::write(&tmp, bytes)?;
+    fs::rename(&tmp, path)
 }
 
 /// Held for the duration of a run; the OS releases it if the process dies.

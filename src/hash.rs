@@ -10,7 +10,7 @@ use std::time::UNIX_EPOCH;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::cache::hash_file;
+use crate::cache::{hash_file, write_atomic};
 
 /// Everything a key is made of; kept so `status` can say exactly what changed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -118,12 +118,7 @@ impl FileHashes {
     pub fn save(&self) {
         if self.dirty {
             if let Ok(text) = serde_json::to_string(&self.seen) {
-                let tmp = self
-                    .path
-                    .with_extension(format!("tmp{}", std::process::id()));
-                if fs::write(&tmp, text).is_ok() {
-                    let _ = fs::rename(&tmp, &self.path);
-                }
+                let _ = write_atomic(&self.path, text.as_bytes());
             }
         }
     }

@@ -22,8 +22,9 @@ use crate::stages::Unit;
 pub struct Job {
     pub key: String,
     pub stage: String,
-    /// The unit's id (`adam/seed=42`), or `None` for the stage job.
-    pub unit: Option<String>,
+    /// The unit (listed by its id, `adam/seed=42`), or `None` for the stage job.
+    #[serde(serialize_with = "unit_id")]
+    pub unit: Option<Unit>,
     /// Keys that must be in the store before this job can run.
     pub needs: Vec<String>,
     /// 0 for jobs that need nothing; otherwise one more than the highest wave they need.
@@ -31,15 +32,17 @@ pub struct Job {
     pub wave: usize,
     #[serde(skip)]
     node: usize,
-    #[serde(skip)]
-    unit_spec: Option<Unit>,
+}
+
+fn unit_id<S: serde::Serializer>(unit: &Option<Unit>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_some(&unit.as_ref().map(|u| &u.id))
 }
 
 impl Job {
     /// `stage` or `stage/unit`.
     pub fn name(&self) -> String {
         match &self.unit {
-            Some(u) => format!("{}/{u}", self.stage),
+            Some(u) => format!("{}/{}", self.stage, u.id),
             None => self.stage.clone(),
         }
     }
@@ -64,11 +67,10 @@ pub fn jobs(plan: &Plan, materials: &[Material]) -> Vec<Job> {
             out.push(Job {
                 key,
                 stage: node.name.clone(),
-                unit: Some(u.id.clone()),
+                unit: Some(u.clone()),
                 needs: upstream_keys.clone(),
                 wave: first,
                 node: i,
-                unit_spec: Some(u.clone()),
             });
         }
         stage_wave[i] = if units.is_empty() { first } else { first + 1 };
@@ -79,7 +81,6 @@ pub fn jobs(plan: &Plan, materials: &[Material]) -> Vec<Job> {
             needs,
             wave: stage_wave[i],
             node: i,
-            unit_spec: None,
         });
     }
     out
@@ -110,12 +111,6 @@ pub fn exec(
     let start = Instant::now();
     let i = job.node;
     let node = &plan.nodes[i];
-    let names: BTreeMap<String, &str> = plan
-        .nodes
-        .iter()
-        .zip(materials)
-        .map(|(n, m)| (m.key(), n.name.as_str()))
-        .collect();
     let fetch = |key: &str, what: &str| -> Result<Arc<Artifact>> {
         cache.lookup(key).map(Arc::new).map_err(|miss| {
             anyhow!(
@@ -129,14 +124,14 @@ pub fn exec(
         let arts = ups
             .iter()
             .map(|&u| {
-                let key = materials[u].key();
-                let what = format!("input `{role}` of `{}`: stage `{}`", node.name, names[&key]);
-                fetch(&key, &what)
+                let up = &plan.nodes[u].name;
+                let what = format!("input `{role}` of `{}`: stage `{up}`", node.name);
+                fetch(&materials[u].key(), &what)
             })
             .collect::<Result<Vec<_>>>()?;
         inputs.insert(role.clone(), arts);
     }
-    match &job.unit_spec {
+    match &job.unit {
         Some(unit) => {
             compute_unit(plan, materials, cache, root, i, unit, &inputs)?;
         }

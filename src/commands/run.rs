@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::cache::write_atomic;
 use crate::error::{Error, Result};
 use crate::executor::{self, Options, Status};
 use crate::explain;
@@ -92,7 +93,7 @@ pub fn run(
             }
         }
         let text = serde_json::to_vec_pretty(&state).map_err(anyhow::Error::from)?;
-        cache.write_atomic(&cache.state_path(&plan.name), &text)?;
+        write_atomic(&cache.state_path(&plan.name), &text).map_err(anyhow::Error::from)?;
     }
 
     if dry_run && !json && !project.quiet {

@@ -180,11 +180,6 @@ impl E5Model {
         &self.dir.dir
     }
 
-    /// The ONNX Runtime library in use (the first one loaded in this process).
-    pub fn runtime_path(&self) -> &Path {
-        &self.runtime
-    }
-
     /// Whether the graph takes `token_type_ids` (fed as zeros).
     pub fn uses_token_type_ids(&self) -> bool {
         self.token_type_ids
