@@ -48,14 +48,7 @@ fn project(model: &Path) -> Project {
 }
 
 fn features_of(p: &Project, stage: &str, table: &str) -> Features {
-    let dir = p
-        .run(&["show", stage, "--pipeline", "pipelines/p.yaml", "--path"])
-        .ok()
-        .stdout;
-    let batch =
-        qa_pipe::table::read_parquet(&Path::new(dir.trim()).join(format!("{table}.parquet")))
-            .unwrap();
-    features::from_batch(&batch).unwrap()
+    features::from_batch(&p.table("pipelines/p.yaml", stage, table)).unwrap()
 }
 
 fn norm(v: ndarray::ArrayView1<'_, f64>) -> f64 {

@@ -157,13 +157,9 @@ fn sigkill_mid_write_leaves_nothing_trusted_and_rerun_equals_clean_run() {
 fn corrupted_artifact_is_detected_and_recomputed() {
     let p = Project::new();
     p.run(&["run", "pipelines/p.yaml"]).ok();
-    let key = p
-        .run(&["show", "data", "-p", "pipelines/p.yaml", "--path"])
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
-    let file = std::path::Path::new(&key).join("train.parquet");
+    let file = p
+        .artifact_dir("pipelines/p.yaml", "data")
+        .join("train.parquet");
     let mut bytes = fs::read(&file).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
@@ -284,16 +280,8 @@ fn artifacts_open_in_a_standard_parquet_reader() {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     let p = Project::new();
     p.run(&["run", "pipelines/p.yaml"]).ok();
-    let dir = p
-        .run(&["show", "data", "-p", "pipelines/p.yaml", "--path"])
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
-    let r = SerializedFileReader::new(
-        fs::File::open(std::path::Path::new(&dir).join("train.parquet")).unwrap(),
-    )
-    .unwrap();
+    let dir = p.artifact_dir("pipelines/p.yaml", "data");
+    let r = SerializedFileReader::new(fs::File::open(dir.join("train.parquet")).unwrap()).unwrap();
     let meta = r.metadata();
     assert_eq!(meta.file_metadata().num_rows(), 6);
     let cols: Vec<String> = meta

@@ -6,12 +6,11 @@ mod common;
 mod llm_support;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use arrow::array::{Array, BooleanArray, Int8Array, StringArray, UInt64Array};
-use common::{statuses, Project};
+use arrow::array::{Array, BooleanArray, Int8Array, UInt64Array};
+use common::{statuses, strings, Project};
 use llm_support::{fixture, json, FakeServer, Reply, Seen};
 use qa_pipe::llm::STUDY_TR_TEMPLATE;
 
@@ -60,25 +59,8 @@ fn project(base: &str, extra: &str) -> Project {
     p
 }
 
-fn artifact(p: &Project, stage: &str) -> PathBuf {
-    let r = p
-        .run(&["show", stage, "--pipeline", "pipelines/g.yaml", "--path"])
-        .ok();
-    PathBuf::from(r.stdout.trim())
-}
-
 fn table(p: &Project, stage: &str, name: &str) -> arrow::array::RecordBatch {
-    qa_pipe::table::read_parquet(&artifact(p, stage).join(format!("{name}.parquet"))).unwrap()
-}
-
-fn strings(b: &arrow::array::RecordBatch, col: &str) -> Vec<String> {
-    let a = b
-        .column_by_name(col)
-        .unwrap()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .unwrap();
-    (0..a.len()).map(|i| a.value(i).to_string()).collect()
+    p.table("pipelines/g.yaml", stage, name)
 }
 
 fn seeds(seen: &[Seen]) -> Vec<u64> {

@@ -3,11 +3,9 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use arrow::array::{Array, Float64Array, RecordBatch, StringArray, UInt64Array};
+use arrow::array::{Array, Float64Array, RecordBatch, UInt64Array};
 use arrow::datatypes::DataType;
-use common::{status_of, Project};
+use common::{status_of, strings, Project};
 
 const PIPELINE: &str = "\
 stages:
@@ -57,11 +55,7 @@ fn project() -> Project {
 }
 
 fn table(p: &Project, stage: &str, name: &str) -> RecordBatch {
-    let r = p
-        .run(&["show", stage, "-p", "pipelines/ml.yaml", "--path"])
-        .ok();
-    let dir = PathBuf::from(r.stdout.trim());
-    qa_pipe::table::read_parquet(&dir.join(format!("{name}.parquet"))).unwrap()
+    p.table("pipelines/ml.yaml", stage, name)
 }
 
 /// Any numeric column as f64 (nulls as NaN).
@@ -73,16 +67,6 @@ fn f64s(b: &RecordBatch, col: &str) -> Vec<f64> {
         .collect()
 }
 
-fn strs(b: &RecordBatch, col: &str) -> Vec<String> {
-    let a = b
-        .column_by_name(col)
-        .unwrap()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .unwrap();
-    (0..a.len()).map(|i| a.value(i).to_string()).collect()
-}
-
 #[test]
 fn train_evaluate_and_sweep_produce_their_tables() {
     let p = project();
@@ -92,7 +76,7 @@ fn train_evaluate_and_sweep_produce_their_tables() {
     let runs = table(&p, "train", "runs");
     assert_eq!(runs.num_rows(), 6);
     assert_eq!(
-        strs(&runs, "optimizer"),
+        strings(&runs, "optimizer"),
         ["gd", "gd", "sgd", "sgd", "adam", "adam"]
     );
     assert_eq!(f64s(&runs, "lr"), [0.01, 0.01, 0.1, 0.1, 0.01, 0.01]);
@@ -112,11 +96,11 @@ fn train_evaluate_and_sweep_produce_their_tables() {
 
     let per_run = table(&p, "eval", "per_run");
     assert_eq!(per_run.num_rows(), 8);
-    assert_eq!(strs(&per_run, "source")[7], "one_layer");
+    assert_eq!(strings(&per_run, "source")[7], "one_layer");
     let cmp = table(&p, "eval", "comparison");
-    assert_eq!(strs(&cmp, "optimizer"), ["gd", "sgd", "adam", "adam"]);
+    assert_eq!(strings(&cmp, "optimizer"), ["gd", "sgd", "adam", "adam"]);
     assert_eq!(
-        strs(&cmp, "source"),
+        strings(&cmp, "source"),
         ["train", "train", "train", "one_layer"]
     );
     // The comparison's accuracy is the mean of the per-run accuracies.
@@ -255,7 +239,7 @@ fn a_diverging_run_is_reported_and_the_others_carry_on() {
     assert_eq!(code, 0, "{v}");
     let runs = table(&p, "train", "runs");
     assert_eq!(
-        strs(&runs, "status"),
+        strings(&runs, "status"),
         [
             "completed",
             "completed",
@@ -457,17 +441,13 @@ fn slurm_available() -> bool {
 
 fn submit(p: &Project) -> common::Run {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/slurm/submit.sh");
-    let out = std::process::Command::new(script)
+    std::process::Command::new(script)
         .args(["--wait", "pipelines/ml.yaml"])
         .current_dir(p.path(""))
         .env("QA_PIPE_BIN", env!("CARGO_BIN_EXE_qa-pipe"))
         .output()
-        .unwrap();
-    common::Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .unwrap()
+        .into()
 }
 
 #[test]

@@ -6,6 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use arrow::array::{Array, RecordBatch, StringArray};
+
 pub struct Project {
     pub dir: tempfile::TempDir,
 }
@@ -14,6 +16,16 @@ pub struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
 }
 
 impl Run {
@@ -95,12 +107,19 @@ impl Project {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        let out: Output = self.cmd(args).output().expect("run qa-pipe");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        self.cmd(args).output().expect("run qa-pipe").into()
+    }
+
+    /// The artifact directory of `stage` in `pipeline` (`qa-pipe show --path`).
+    pub fn artifact_dir(&self, pipeline: &str, stage: &str) -> PathBuf {
+        let r = self.run(&["show", stage, "-p", pipeline, "--path"]).ok();
+        PathBuf::from(r.stdout.trim())
+    }
+
+    /// One table of that artifact.
+    pub fn table(&self, pipeline: &str, stage: &str, name: &str) -> RecordBatch {
+        let dir = self.artifact_dir(pipeline, stage);
+        qa_pipe::table::read_parquet(&dir.join(format!("{name}.parquet"))).unwrap()
     }
 
     /// `run --json`, parsed; each stage's status by name.
@@ -164,4 +183,15 @@ pub fn status_of(v: &serde_json::Value, stage: &str) -> String {
         .find(|(s, _)| s == stage)
         .unwrap_or_else(|| panic!("no stage {stage}"))
         .1
+}
+
+/// A string column's values.
+pub fn strings(b: &RecordBatch, col: &str) -> Vec<String> {
+    let a = b
+        .column_by_name(col)
+        .unwrap_or_else(|| panic!("no column {col}"))
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    (0..a.len()).map(|i| a.value(i).to_string()).collect()
 }
