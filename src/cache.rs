@@ -370,9 +370,8 @@ impl Cache {
                 });
             }
             Err(e) => {
-                return Err(e).with_context(|| {
-                    format!("moving {} to {}", tmp.display(), dest.display())
-                })
+                return Err(e)
+                    .with_context(|| format!("moving {} to {}", tmp.display(), dest.display()))
             }
         }
         sync_dir(&self.root.join("objects"));
@@ -391,8 +390,7 @@ impl Cache {
             match exchange(tmp, dest) {
                 // `tmp` now holds the old artifact.
                 Ok(()) => break,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => match fs::rename(tmp, dest)
-                {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => match fs::rename(tmp, dest) {
                     Ok(()) => {
                         sync_dir(&self.root.join("objects"));
                         return Ok(());
@@ -433,8 +431,7 @@ impl Cache {
                 .join(format!("trash-{key}-{}", std::process::id()));
             fs::rename(&dir, &trash)
                 .with_context(|| format!("moving {} to {}", dir.display(), trash.display()))?;
-            fs::remove_dir_all(&trash)
-                .with_context(|| format!("removing {}", trash.display()))?;
+            fs::remove_dir_all(&trash).with_context(|| format!("removing {}", trash.display()))?;
         }
         Ok(())
     }
@@ -583,7 +580,10 @@ pub struct StoreLock {
 /// Errors meaning "this process may not write here".
 fn read_only(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::PermissionDenied
-        || matches!(e.raw_os_error(), Some(libc::EROFS | libc::EPERM | libc::EACCES))
+        || matches!(
+            e.raw_os_error(),
+            Some(libc::EROFS | libc::EPERM | libc::EACCES)
+        )
 }
 
 fn entry(name: &str, file: &str, path: &Path, rows: Option<usize>) -> Result<Entry> {
@@ -634,4 +634,80 @@ pub fn dir_size(dir: &Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    fn meta(key: &str, replace: bool) -> Meta {
+        Meta {
+            key: key.into(),
+            kind: "k".into(),
+            version: 1,
+            stage: "s".into(),
+            unit: None,
+            params: serde_json::Value::Null,
+            inputs: BTreeMap::new(),
+            files: BTreeMap::new(),
+            duration_s: 0.0,
+            replace,
+        }
+    }
+
+    fn output(fill: u8) -> Output {
+        // Several files, so a reader can see some of the old and some of the new.
+        (0..4).fold(Output::default(), |o, i| {
+            o.file(&format!("f{i}"), vec![fill; 4096 + usize::from(fill)])
+        })
+    }
+
+    /// Issue 15.1: a store used to keep any valid artifact under the key, so `--force`
+    /// recomputed and then kept the old one.
+    #[test]
+    fn replacing_store_swaps_the_artifact_and_keeping_store_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        cache.store(meta("k1", false), output(1)).unwrap();
+        let kept = cache.store(meta("k1", false), output(2)).unwrap();
+        assert_eq!(fs::read(kept.file_path("f0").unwrap()).unwrap()[0], 1);
+        let new = cache.store(meta("k1", true), output(3)).unwrap();
+        assert_eq!(fs::read(new.file_path("f0").unwrap()).unwrap()[0], 3);
+        let a = cache.lookup("k1").unwrap();
+        assert_eq!(fs::read(a.file_path("f3").unwrap()).unwrap()[0], 3);
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        // Replacing where nothing is stored yet just stores.
+        cache.store(meta("k2", true), output(4)).unwrap();
+        assert!(cache.lookup("k2").is_ok());
+    }
+
+    /// While one writer keeps replacing an artifact, a reader always finds a complete one
+    /// (the old or the new), never none and never a mix it would call corrupt.
+    #[test]
+    fn readers_see_the_old_or_the_new_artifact_during_replacement() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        cache.store(meta("k", false), output(0)).unwrap();
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let reader = s.spawn(|| {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let a = cache
+                        .lookup("k")
+                        .unwrap_or_else(|m| panic!("lookup {n}: {m}"));
+                    assert_eq!(a.manifest.extra.len(), 4);
+                    n += 1;
+                }
+                n
+            });
+            for i in 1..=60u8 {
+                cache.store(meta("k", true), output(i)).unwrap();
+            }
+            stop.store(true, Ordering::Relaxed);
+            let n = reader.join().unwrap();
+            assert!(n > 0);
+        });
+    }
 }

@@ -303,8 +303,7 @@ fn run_stage(
                 let art = match cached {
                     Some(a) => a,
                     None => {
-                        let a =
-                            compute_unit(plan, materials, cache, root, i, u, inputs, forced)?;
+                        let a = compute_unit(plan, materials, cache, root, i, u, inputs, forced)?;
                         units_run.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         a
                     }
@@ -390,9 +389,14 @@ pub fn compute_unit(
         Some(unit.id.clone()),
         unit.params.clone(),
         t.elapsed().as_secs_f64(),
-        forced,
     );
-    cache.store(meta, out)
+    cache.store(
+        Meta {
+            replace: forced,
+            ..meta
+        },
+        out,
+    )
 }
 
 /// Computes stage `i` from its inputs and its units' artifacts (in `units()` order), and
@@ -428,9 +432,14 @@ pub fn combine(
         None,
         materials[i].params.clone(),
         start.elapsed().as_secs_f64(),
-        forced,
     );
-    cache.store(m, out)
+    cache.store(
+        Meta {
+            replace: forced,
+            ..m
+        },
+        out,
+    )
 }
 
 fn meta(
@@ -441,7 +450,6 @@ fn meta(
     unit: Option<String>,
     params: serde_json::Value,
     duration_s: f64,
-    replace: bool,
 ) -> Meta {
     let m = &materials[i];
     Meta {
@@ -454,6 +462,6 @@ fn meta(
         inputs: m.inputs.clone(),
         files: m.files.clone(),
         duration_s,
-        replace,
+        replace: false,
     }
 }

@@ -137,8 +137,7 @@ pub fn build(p: &Pipeline, root: &Path) -> Result<Plan, ConfigError> {
     let mut nodes = Vec::new();
     for (i, ((d, kind), inputs)) in p.stages.iter().zip(&kinds).zip(&all_inputs).enumerate() {
         let upstream = || lineage(p, &all_inputs, i);
-        let mut cx =
-            BuildCx::new(&d.name, kind.name, root, &d.params, src).with_lineage(&upstream);
+        let mut cx = BuildCx::new(&d.name, kind.name, root, &d.params, src).with_lineage(&upstream);
         let stage = (kind.build)(&mut cx)?;
         let (canonical, files) = cx.finish();
         nodes.push(PlanNode {

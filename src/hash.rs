@@ -222,7 +222,8 @@ mod tests {
         let old = std::time::SystemTime::now() - Duration::from_secs(3600);
         set_mtime(&f, old);
         // Window 0: this entry is not racy, so only the recorded fields can catch the edit.
-        let mut h = FileHashes::load(&dir.path().join("files.json")).with_racy_window(Duration::ZERO);
+        let mut h =
+            FileHashes::load(&dir.path().join("files.json")).with_racy_window(Duration::ZERO);
         let first = h.hash(&f).unwrap();
         assert_eq!(h.hash(&f).unwrap(), first);
         // Past the kernel's timestamp tick, so the new ctime differs from the recorded one.

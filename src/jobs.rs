@@ -145,7 +145,9 @@ pub fn exec(
                     fetch(&materials[i].unit_key(&u.params), &what)
                 })
                 .collect::<Result<Vec<_>>>()?;
-            combine(plan, materials, cache, root, i, &inputs, &units, start, false)?;
+            combine(
+                plan, materials, cache, root, i, &inputs, &units, start, false,
+            )?;
         }
     }
     Ok(Executed::Ran)

@@ -65,11 +65,19 @@ fn vectors_are_bit_identical_whatever_the_batch_and_threads() {
         }
     };
     for (i, text) in t.iter().enumerate() {
-        check("alone", i, &model.embed(std::slice::from_ref(text)).unwrap());
+        check(
+            "alone",
+            i,
+            &model.embed(std::slice::from_ref(text)).unwrap(),
+        );
     }
     for size in [7, 64] {
         for (c, chunk) in t.chunks(size).enumerate() {
-            check(&format!("groups of {size}"), c * size, &model.embed(chunk).unwrap());
+            check(
+                &format!("groups of {size}"),
+                c * size,
+                &model.embed(chunk).unwrap(),
+            );
         }
     }
     let one = e5_support::load_e5_small(E5Options {
@@ -114,4 +122,3 @@ fn no_texts_give_an_empty_matrix() {
     let none: [&str; 0] = [];
     assert_eq!(model.embed(&none).unwrap().dim(), (0, 384));
 }
-

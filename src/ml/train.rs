@@ -183,9 +183,7 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Checks the values a YAML file could get wrong, with a message saying what to do.
     pub fn validate(&self) -> Result<(), TrainError> {
-        let bad = |field: &'static str, message: String| {
-            Err(TrainError::Field { field, message })
-        };
+        let bad = |field: &'static str, message: String| Err(TrainError::Field { field, message });
         if let Err(m) = self.optimizer.validate() {
             return bad("optimizer", m);
         }
@@ -209,7 +207,10 @@ impl TrainConfig {
         }
         if let Some(s) = &self.snapshots {
             if s.every == 0 {
-                return bad("snapshots.every", "snapshots.every must be at least 1".into());
+                return bad(
+                    "snapshots.every",
+                    "snapshots.every must be at least 1".into(),
+                );
             }
             if s.project_to == Some(0) {
                 return bad(

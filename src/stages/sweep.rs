@@ -123,7 +123,9 @@ impl Params {
         };
         let set_by_cell = cell.params.keys().find(|k| {
             let p = path_of(k);
-            p == *field || p.starts_with(&format!("{field}.")) || field.starts_with(&format!("{p}."))
+            p == *field
+                || p.starts_with(&format!("{field}."))
+                || field.starts_with(&format!("{p}."))
         });
         match (set_by_cell, self.random.is_some()) {
             (Some(k), false) => format!("grid.{k}"),

@@ -159,14 +159,14 @@ impl Params {
         };
         cfg.validate().map_err(|e| {
             let field = match &e {
-                TrainError::Field { field: "optimizer", .. } => {
-                    match self.learning_rates.contains_key(opt.name()) {
-                        true if e.to_string().contains(": lr ") => {
-                            format!("learning_rates.{}", opt.name())
-                        }
-                        _ => format!("optimizers[{i}]"),
+                TrainError::Field {
+                    field: "optimizer", ..
+                } => match self.learning_rates.contains_key(opt.name()) {
+                    true if e.to_string().contains(": lr ") => {
+                        format!("learning_rates.{}", opt.name())
                     }
-                }
+                    _ => format!("optimizers[{i}]"),
+                },
                 TrainError::Field { field, .. } => field.to_string(),
                 _ => format!("optimizers[{i}]"),
             };
