@@ -205,7 +205,7 @@ impl Cache {
                 Err(Miss::Corrupt(why)) => {
                     let (read, now) = (why.manifest.as_deref(), self.manifest_text(key));
                     tries += 1;
-                    if tries >= 3 || read.is_none() || now.is_none() || read == now.as_deref() {
+                    if tries >= 10 || read.is_none() || now.is_none() || read == now.as_deref() {
                         return Err(Miss::Corrupt(why.reason));
                     }
                 }
