@@ -1,7 +1,9 @@
 //! Child process of scripts/e5/bench.py: embed the texts of a file with the Rust engine and
 //! print one JSON line of timings (the driver adds peak memory and the Python comparison).
 //!
-//!     cargo run --release --example e5_bench -- MODEL_DIR TEXTS_FILE BATCH THREADS sort|nosort REPEATS
+//!     cargo run --release --example e5_bench -- MODEL_DIR TEXTS_FILE THREADS REPEATS
+//!
+//! (Batches are not a setting: the engine groups texts by token length, embed/batching.rs.)
 
 use std::path::Path;
 use std::time::Instant;
@@ -24,28 +26,27 @@ fn cpu_seconds() -> f64 {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [model, texts, batch, threads, sort, repeats] = args.as_slice() else {
-        anyhow::bail!("usage: e5_bench MODEL_DIR TEXTS_FILE BATCH THREADS sort|nosort REPEATS");
+    let [model, texts, threads, repeats] = args.as_slice() else {
+        anyhow::bail!("usage: e5_bench MODEL_DIR TEXTS_FILE THREADS REPEATS");
     };
     let texts: Vec<String> = std::fs::read_to_string(texts)?
         .lines()
         .map(str::to_string)
         .collect();
-    let (batch, repeats): (usize, usize) = (batch.parse()?, repeats.parse()?);
+    let repeats: usize = repeats.parse()?;
     let opts = E5Options {
         threads: threads.parse()?,
-        sort_by_length: sort == "sort",
         ..E5Options::default()
     };
     let t0 = Instant::now();
     let model = E5Model::load(Path::new(model), opts)?;
     let load_s = t0.elapsed().as_secs_f64();
-    model.embed(&texts[..batch.min(texts.len())], batch)?; // warm-up: first-run allocations
+    model.embed(&texts[..32.min(texts.len())])?; // warm-up: first-run allocations
     let (mut best, mut best_cpu) = (f64::INFINITY, f64::INFINITY);
     let mut checksum = 0.0f32;
     for _ in 0..repeats {
         let (t, c) = (Instant::now(), cpu_seconds());
-        let v = model.embed(&texts, batch)?;
+        let v = model.embed(&texts)?;
         best = best.min(t.elapsed().as_secs_f64());
         best_cpu = best_cpu.min(cpu_seconds() - c);
         checksum = v.column(0).sum();

@@ -75,6 +75,9 @@ pub struct Meta {
     pub inputs: BTreeMap<String, Vec<String>>,
     pub files: BTreeMap<String, String>,
     pub duration_s: f64,
+    /// Replace a valid artifact already stored under the key (`run --force`) instead of
+    /// keeping it.
+    pub replace: bool,
 }
 
 /// A verified artifact in the store.
@@ -131,11 +134,27 @@ impl Artifact {
     }
 }
 
-/// Why a key has no usable artifact.
+/// Why a key has no usable artifact (`W`: why it is corrupt).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Miss {
+pub enum Miss<W = String> {
     Missing,
-    Corrupt(String),
+    Corrupt(W),
+}
+
+/// A failed check, with the manifest text it was made against (to tell a corrupt artifact
+/// from one replaced during the check).
+struct Bad {
+    reason: String,
+    manifest: Option<String>,
+}
+
+impl Bad {
+    fn new(reason: impl Into<String>, manifest: Option<&str>) -> Bad {
+        Bad {
+            reason: reason.into(),
+            manifest: manifest.map(str::to_string),
+        }
+    }
 }
 
 impl std::fmt::Display for Miss {
@@ -175,36 +194,58 @@ impl Cache {
 
     /// A verified artifact, or why there is none: the manifest must parse and every file it
     /// lists must have the recorded size and blake3 checksum.
+    ///
+    /// A forced run may exchange the directory for a new one while this reads it (see
+    /// [`Cache::store`]): a check that fails after the manifest changed under it is
+    /// repeated on the new one, so a reader gets the old artifact or the new one, whole.
     pub fn lookup(&self, key: &str) -> Result<Artifact, Miss> {
+        let mut tries = 0;
+        loop {
+            match self.lookup_once(key) {
+                Err(Miss::Corrupt(why)) => {
+                    let (read, now) = (why.manifest.as_deref(), self.manifest_text(key));
+                    tries += 1;
+                    if tries >= 10 || read.is_none() || now.is_none() || read == now.as_deref() {
+                        return Err(Miss::Corrupt(why.reason));
+                    }
+                }
+                Err(Miss::Missing) => return Err(Miss::Missing),
+                Ok(a) => return Ok(a),
+            }
+        }
+    }
+
+    fn manifest_text(&self, key: &str) -> Option<String> {
+        fs::read_to_string(self.object_dir(key).join("manifest.json")).ok()
+    }
+
+    fn lookup_once(&self, key: &str) -> Result<Artifact, Miss<Bad>> {
         let dir = self.object_dir(key);
         let text = match fs::read_to_string(dir.join("manifest.json")) {
             Ok(t) => t,
             Err(_) if !dir.exists() => return Err(Miss::Missing),
-            Err(_) => return Err(Miss::Corrupt("manifest.json missing".into())),
+            Err(_) => return Err(Miss::Corrupt(Bad::new("manifest.json missing", None))),
         };
+        let bad = |reason: String| Miss::Corrupt(Bad::new(reason, Some(&text)));
         let manifest: Manifest = serde_json::from_str(&text)
-            .map_err(|e| Miss::Corrupt(format!("manifest.json unreadable: {e}")))?;
+            .map_err(|e| bad(format!("manifest.json unreadable: {e}")))?;
         if manifest.key != key || manifest.format != FORMAT {
-            return Err(Miss::Corrupt(
-                "manifest is for another key or format".into(),
-            ));
+            return Err(bad("manifest is for another key or format".into()));
         }
         for e in manifest.tables.iter().chain(&manifest.extra) {
             let path = dir.join(&e.file);
-            let meta =
-                fs::metadata(&path).map_err(|_| Miss::Corrupt(format!("{} missing", e.file)))?;
+            let meta = fs::metadata(&path).map_err(|_| bad(format!("{} missing", e.file)))?;
             if meta.len() != e.bytes {
-                return Err(Miss::Corrupt(format!(
+                return Err(bad(format!(
                     "{} has {} bytes, manifest says {}",
                     e.file,
                     meta.len(),
                     e.bytes
                 )));
             }
-            let sum =
-                hash_file(&path).map_err(|err| Miss::Corrupt(format!("{}: {err}", e.file)))?;
+            let sum = hash_file(&path).map_err(|err| bad(format!("{}: {err}", e.file)))?;
             if sum != e.blake3 {
-                return Err(Miss::Corrupt(format!("{} checksum mismatch", e.file)));
+                return Err(bad(format!("{} checksum mismatch", e.file)));
             }
         }
         Ok(Artifact { dir, manifest })
@@ -213,18 +254,17 @@ impl Cache {
     /// Stores `output` under `meta.key`. Files go to a private temporary directory, are synced,
     /// the manifest is written last, and the directory is renamed into place: a crash at any
     /// point leaves either no artifact or a complete one. When another writer got there first
-    /// with a valid artifact, theirs is kept.
+    /// with a valid artifact, theirs is kept, unless `meta.replace` (`run --force`): then the
+    /// new directory is exchanged with the old one in one `renameat2(RENAME_EXCHANGE)`, so a
+    /// concurrent reader finds the old artifact or the new one under the key, never none.
+    /// (A reader that verified the old artifact and then opens its tables by path after the
+    /// exchange reads the new artifact's files: each file is whole, but two tables read
+    /// across the exchange can come from the two computations of the same key.) Where the
+    /// filesystem cannot exchange (EINVAL), the old directory is renamed aside first and a
+    /// reader in that instant sees no artifact and computes its own.
     pub fn store(&self, meta: Meta, output: Output) -> Result<Artifact> {
-        let tmp = self.root.join("tmp").join(format!(
-            "{}-{}-{}",
-            meta.key,
-            std::process::id(),
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        ));
-        fs::create_dir_all(&tmp)?;
+        let tmp = self.tmp_path(&meta.key);
+        fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let result = self.store_in(&tmp, meta, output);
         if result.is_err() {
             let _ = fs::remove_dir_all(&tmp);
@@ -232,24 +272,38 @@ impl Cache {
         result
     }
 
+    /// A fresh name under tmp/ that [`Cache::clean_tmp`] keeps while this process lives.
+    fn tmp_path(&self, key: &str) -> PathBuf {
+        self.root.join("tmp").join(format!(
+            "{key}-{}-{}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ))
+    }
+
     fn store_in(&self, tmp: &Path, meta: Meta, output: Output) -> Result<Artifact> {
         let mut tables = Vec::new();
         for (name, batch) in &output.tables {
             let file = format!("{}.parquet", sanitize(name));
             let path = tmp.join(&file);
-            let f = File::create(&path)?;
-            let f = table::write_parquet(BufWriter::new(f), batch)?;
-            let f = f.into_inner().map_err(|e| e.into_error())?;
-            f.sync_all()?;
+            let write = || -> Result<()> {
+                let f = File::create(&path)?;
+                let f = table::write_parquet(BufWriter::new(f), batch)?;
+                let f = f.into_inner().map_err(|e| e.into_error())?;
+                f.sync_all()?;
+                Ok(())
+            };
+            write().with_context(|| format!("writing {}", path.display()))?;
             tables.push(entry(name, &file, &path, Some(batch.num_rows()))?);
         }
         let mut extra = Vec::new();
         for (name, bytes) in &output.files {
             let file = sanitize(name);
             let path = tmp.join(&file);
-            let mut f = File::create(&path)?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
+            write_synced(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
             extra.push(entry(name, &file, &path, None)?);
         }
         let manifest = Manifest {
@@ -281,12 +335,19 @@ impl Cache {
             std::thread::sleep(std::time::Duration::from_millis(ms));
         }
         let mpath = tmp.join("manifest.json");
-        let mut f = File::create(&mpath)?;
-        f.write_all(serde_json::to_string_pretty(&manifest)?.as_bytes())?;
-        f.sync_all()?;
+        let text = serde_json::to_string_pretty(&manifest)?;
+        write_synced(&mpath, text.as_bytes())
+            .with_context(|| format!("writing {}", mpath.display()))?;
         sync_dir(tmp);
 
         let dest = self.object_dir(&meta.key);
+        if meta.replace {
+            self.replace(tmp, &dest)?;
+            return Ok(Artifact {
+                dir: dest,
+                manifest,
+            });
+        }
         if dest.exists() {
             match self.lookup(&meta.key) {
                 Ok(existing) => {
@@ -309,7 +370,8 @@ impl Cache {
                 });
             }
             Err(e) => {
-                return Err(e).with_context(|| format!("moving artifact into {}", dest.display()))
+                return Err(e)
+                    .with_context(|| format!("moving {} to {}", tmp.display(), dest.display()))
             }
         }
         sync_dir(&self.root.join("objects"));
@@ -317,6 +379,46 @@ impl Cache {
             dir: dest,
             manifest,
         })
+    }
+
+    /// Puts the complete directory `tmp` at `dest` whatever is there, then deletes the old
+    /// one. Exchanging is one atomic step; only where the filesystem cannot do it is there
+    /// an instant with nothing at `dest`.
+    fn replace(&self, tmp: &Path, dest: &Path) -> Result<()> {
+        let moving = || format!("moving {} to {}", tmp.display(), dest.display());
+        loop {
+            match exchange(tmp, dest) {
+                // `tmp` now holds the old artifact.
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => match fs::rename(tmp, dest) {
+                    Ok(()) => {
+                        sync_dir(&self.root.join("objects"));
+                        return Ok(());
+                    }
+                    // Another writer published in between: exchange with theirs.
+                    Err(_) if dest.exists() => continue,
+                    Err(e) => return Err(e).with_context(moving),
+                },
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)
+                    ) =>
+                {
+                    let aside = self.tmp_path(&format!("old-{}", file_name(dest)));
+                    fs::rename(dest, &aside)
+                        .with_context(|| format!("moving {} aside", dest.display()))?;
+                    fs::rename(tmp, dest).with_context(moving)?;
+                    let _ = fs::remove_dir_all(&aside);
+                    sync_dir(&self.root.join("objects"));
+                    return Ok(());
+                }
+                Err(e) => return Err(e).with_context(moving),
+            }
+        }
+        sync_dir(&self.root.join("objects"));
+        fs::remove_dir_all(tmp)
+            .with_context(|| format!("removing the replaced artifact {}", tmp.display()))
     }
 
     /// Moves a bad artifact out of the way (renaming is atomic, deleting is not).
@@ -327,8 +429,9 @@ impl Cache {
                 .root
                 .join("tmp")
                 .join(format!("trash-{key}-{}", std::process::id()));
-            fs::rename(&dir, &trash)?;
-            fs::remove_dir_all(&trash)?;
+            fs::rename(&dir, &trash)
+                .with_context(|| format!("moving {} to {}", dir.display(), trash.display()))?;
+            fs::remove_dir_all(&trash).with_context(|| format!("removing {}", trash.display()))?;
         }
         Ok(())
     }
@@ -336,8 +439,10 @@ impl Cache {
     /// Every key in the store with its size on disk.
     pub fn list(&self) -> Result<Vec<(String, u64)>> {
         let mut out = Vec::new();
-        for e in fs::read_dir(self.root.join("objects"))? {
-            let e = e?;
+        let objects = self.root.join("objects");
+        let ctx = || format!("listing {}", objects.display());
+        for e in fs::read_dir(&objects).with_context(ctx)? {
+            let e = e.with_context(ctx)?;
             let key = e.file_name().to_string_lossy().into_owned();
             out.push((key, dir_size(&e.path())));
         }
@@ -365,30 +470,44 @@ impl Cache {
     }
 
     /// Takes the store's lock. Another qa-pipe holding it makes this one say so and wait.
+    /// A store this process cannot write (read-only mount, no permission) is locked through
+    /// a read-only handle (a shared store's writers still exclude this run), or not at all
+    /// when even the lock file cannot be created: such a run can only reuse artifacts.
     pub fn lock(&self, on_wait: impl FnOnce(&str)) -> Result<StoreLock> {
         let path = self.root.join(".lock");
-        let file = OpenOptions::new()
+        let file = match OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .write(true)
-            .open(&path)?;
+            .open(&path)
+        {
+            Ok(f) => f,
+            Err(e) if read_only(&e) => match File::open(&path) {
+                Ok(f) => f,
+                Err(_) => return Ok(StoreLock { _file: None }),
+            },
+            Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+        };
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
                 let holder = fs::read_to_string(self.root.join(".lock.owner")).unwrap_or_default();
                 on_wait(holder.trim());
-                file.lock()?;
+                file.lock()
+                    .with_context(|| format!("locking {}", path.display()))?;
             }
-            Err(fs::TryLockError::Error(e)) => return Err(e).context("locking artifacts/.lock"),
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()))
+            }
         }
         let owner = format!(
             "pid {} ({})",
             std::process::id(),
             std::env::args().collect::<Vec<_>>().join(" ")
         );
-        let _ = fs::write(self.root.join(".lock.owner"), owner);
-        Ok(StoreLock { _file: file })
+        let _ = write_atomic(&self.root.join(".lock.owner"), owner.as_bytes());
+        Ok(StoreLock { _file: Some(file) })
     }
 
     pub fn state_path(&self, pipeline: &str) -> PathBuf {
@@ -397,24 +516,83 @@ impl Cache {
 }
 
 /// Writes a small file atomically (a temporary name of this process, then a rename), for
-/// state shared between runs: readers see the old content or the new, never a mix.
+/// state shared between runs: readers see the old content or the new, never a mix. On any
+/// failure (a full or read-only disk) the temporary file is removed, and the error names
+/// the path.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    fs::write(&tmp, bytes)?;
-    fs::rename(&tmp, path)
+    let named = |e: std::io::Error, what: &str, p: &Path| {
+        std::io::Error::new(e.kind(), format!("{what} {}: {e}", p.display()))
+    };
+    if let Err(e) = fs::write(&tmp, bytes) {
+        let _ = fs::remove_file(&tmp);
+        return Err(named(e, "writing", &tmp));
+    }
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        named(e, "renaming to", path)
+    })
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Swaps two existing paths atomically (Linux `renameat2(RENAME_EXCHANGE)`).
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        CString::new(p.as_os_str().as_bytes())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+    };
+    let (ca, cb) = (c(a)?, c(b)?);
+    // SAFETY: both are valid NUL-terminated paths that outlive the call.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// Held for the duration of a run; the OS releases it if the process dies.
 pub struct StoreLock {
-    _file: File,
+    _file: Option<File>,
+}
+
+/// Errors meaning "this process may not write here".
+fn read_only(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::PermissionDenied
+        || matches!(
+            e.raw_os_error(),
+            Some(libc::EROFS | libc::EPERM | libc::EACCES)
+        )
 }
 
 fn entry(name: &str, file: &str, path: &Path, rows: Option<usize>) -> Result<Entry> {
+    let ctx = || format!("reading back {}", path.display());
     Ok(Entry {
         name: name.to_string(),
         file: file.to_string(),
-        bytes: fs::metadata(path)?.len(),
-        blake3: hash_file(path)?,
+        bytes: fs::metadata(path).with_context(ctx)?.len(),
+        blake3: hash_file(path).with_context(ctx)?,
         rows,
     })
 }
@@ -456,4 +634,80 @@ pub fn dir_size(dir: &Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    fn meta(key: &str, replace: bool) -> Meta {
+        Meta {
+            key: key.into(),
+            kind: "k".into(),
+            version: 1,
+            stage: "s".into(),
+            unit: None,
+            params: serde_json::Value::Null,
+            inputs: BTreeMap::new(),
+            files: BTreeMap::new(),
+            duration_s: 0.0,
+            replace,
+        }
+    }
+
+    fn output(fill: u8) -> Output {
+        // Several files, so a reader can see some of the old and some of the new.
+        (0..4).fold(Output::default(), |o, i| {
+            o.file(&format!("f{i}"), vec![fill; 4096 + usize::from(fill)])
+        })
+    }
+
+    /// Issue 15.1: a store used to keep any valid artifact under the key, so `--force`
+    /// recomputed and then kept the old one.
+    #[test]
+    fn replacing_store_swaps_the_artifact_and_keeping_store_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        cache.store(meta("k1", false), output(1)).unwrap();
+        let kept = cache.store(meta("k1", false), output(2)).unwrap();
+        assert_eq!(fs::read(kept.file_path("f0").unwrap()).unwrap()[0], 1);
+        let new = cache.store(meta("k1", true), output(3)).unwrap();
+        assert_eq!(fs::read(new.file_path("f0").unwrap()).unwrap()[0], 3);
+        let a = cache.lookup("k1").unwrap();
+        assert_eq!(fs::read(a.file_path("f3").unwrap()).unwrap()[0], 3);
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        // Replacing where nothing is stored yet just stores.
+        cache.store(meta("k2", true), output(4)).unwrap();
+        assert!(cache.lookup("k2").is_ok());
+    }
+
+    /// While one writer keeps replacing an artifact, a reader always finds a complete one
+    /// (the old or the new), never none and never a mix it would call corrupt.
+    #[test]
+    fn readers_see_the_old_or_the_new_artifact_during_replacement() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        cache.store(meta("k", false), output(0)).unwrap();
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let reader = s.spawn(|| {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let a = cache
+                        .lookup("k")
+                        .unwrap_or_else(|m| panic!("lookup {n}: {m}"));
+                    assert_eq!(a.manifest.extra.len(), 4);
+                    n += 1;
+                }
+                n
+            });
+            for i in 1..=60u8 {
+                cache.store(meta("k", true), output(i)).unwrap();
+            }
+            stop.store(true, Ordering::Relaxed);
+            let n = reader.join().unwrap();
+            assert!(n > 0);
+        });
+    }
 }

@@ -303,7 +303,7 @@ fn run_stage(
                 let art = match cached {
                     Some(a) => a,
                     None => {
-                        let a = compute_unit(plan, materials, cache, root, i, u, inputs)?;
+                        let a = compute_unit(plan, materials, cache, root, i, u, inputs, forced)?;
                         units_run.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         a
                     }
@@ -326,6 +326,7 @@ fn run_stage(
             inputs,
             &unit_artifacts,
             start,
+            forced,
         )
     }));
     let duration_s = start.elapsed().as_secs_f64();
@@ -354,7 +355,8 @@ fn run_stage(
 }
 
 /// Computes one unit of stage `i` from its params and the stage's inputs, and stores it
-/// under the unit's key.
+/// under the unit's key (`forced`: replacing an artifact already there).
+#[allow(clippy::too_many_arguments)]
 pub fn compute_unit(
     plan: &Plan,
     materials: &[Material],
@@ -363,6 +365,7 @@ pub fn compute_unit(
     i: usize,
     unit: &Unit,
     inputs: &BTreeMap<String, Vec<Arc<Artifact>>>,
+    forced: bool,
 ) -> Result<Artifact> {
     let node = &plan.nodes[i];
     let t = Instant::now();
@@ -387,11 +390,18 @@ pub fn compute_unit(
         unit.params.clone(),
         t.elapsed().as_secs_f64(),
     );
-    cache.store(meta, out)
+    cache.store(
+        Meta {
+            replace: forced,
+            ..meta
+        },
+        out,
+    )
 }
 
 /// Computes stage `i` from its inputs and its units' artifacts (in `units()` order), and
-/// stores it under the stage's key. `start` is when the stage started, units included.
+/// stores it under the stage's key. `start` is when the stage started, units included;
+/// `forced`: replacing an artifact already there.
 #[allow(clippy::too_many_arguments)]
 pub fn combine(
     plan: &Plan,
@@ -402,6 +412,7 @@ pub fn combine(
     inputs: &BTreeMap<String, Vec<Arc<Artifact>>>,
     units: &[Arc<Artifact>],
     start: Instant,
+    forced: bool,
 ) -> Result<Artifact> {
     let node = &plan.nodes[i];
     let notes = Mutex::new(Vec::new());
@@ -422,7 +433,13 @@ pub fn combine(
         materials[i].params.clone(),
         start.elapsed().as_secs_f64(),
     );
-    cache.store(m, out)
+    cache.store(
+        Meta {
+            replace: forced,
+            ..m
+        },
+        out,
+    )
 }
 
 fn meta(
@@ -445,5 +462,6 @@ fn meta(
         inputs: m.inputs.clone(),
         files: m.files.clone(),
         duration_s,
+        replace: false,
     }
 }

@@ -135,8 +135,9 @@ pub fn build(p: &Pipeline, root: &Path) -> Result<Plan, ConfigError> {
     };
 
     let mut nodes = Vec::new();
-    for ((d, kind), inputs) in p.stages.iter().zip(&kinds).zip(all_inputs) {
-        let mut cx = BuildCx::new(&d.name, kind.name, root, &d.params, src);
+    for (i, ((d, kind), inputs)) in p.stages.iter().zip(&kinds).zip(&all_inputs).enumerate() {
+        let upstream = || lineage(p, &all_inputs, i);
+        let mut cx = BuildCx::new(&d.name, kind.name, root, &d.params, src).with_lineage(&upstream);
         let stage = (kind.build)(&mut cx)?;
         let (canonical, files) = cx.finish();
         nodes.push(PlanNode {
@@ -145,7 +146,7 @@ pub fn build(p: &Pipeline, root: &Path) -> Result<Plan, ConfigError> {
             stage,
             params: canonical.unwrap_or(serde_json::Value::Null),
             files,
-            inputs,
+            inputs: inputs.clone(),
         });
     }
     Ok(Plan {
@@ -155,6 +156,28 @@ pub fn build(p: &Pipeline, root: &Path) -> Result<Plan, ConfigError> {
         graph,
         order,
     })
+}
+
+/// Stage `i` and its ancestors by name, each with its inputs by role as names.
+fn lineage(p: &Pipeline, inputs: &[BTreeMap<String, Vec<usize>>], i: usize) -> stages::Lineage {
+    let mut out = stages::Lineage::new();
+    let mut todo = vec![i];
+    while let Some(j) = todo.pop() {
+        let name = &p.stages[j].name;
+        if out.contains_key(name) {
+            continue;
+        }
+        let roles = inputs[j]
+            .iter()
+            .map(|(role, ups)| {
+                todo.extend(ups);
+                let names = ups.iter().map(|&u| p.stages[u].name.clone()).collect();
+                (role.clone(), names)
+            })
+            .collect();
+        out.insert(name.clone(), roles);
+    }
+    out
 }
 
 fn resolve_inputs(

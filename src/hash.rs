@@ -1,11 +1,14 @@
 //! Stage and unit keys: blake3 over kind, version, canonical params, upstream keys and the
-//! content of every file read. File contents are hashed once and remembered by
-//! (path, size, mtime), so touching a file rehashes it but an unchanged content keeps its key.
+//! content of every file read. File contents are hashed once and remembered by path with the
+//! file's (size, mtime, ctime, inode, device), so any change the filesystem records (an edit
+//! whose mtime was restored still moves ctime) rehashes it, and an unchanged content keeps its
+//! key. A file changed just before it was hashed is "racy", as in git: a later same-size
+//! edit within the same timestamp tick would leave every field equal, so it is hashed again.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -60,18 +63,51 @@ pub fn canonical(v: &serde_json::Value) -> serde_json::Value {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What a file looked like when its content was hashed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 struct Seen {
     size: u64,
-    mtime_ns: u128,
+    mtime_ns: i128,
+    ctime_ns: i128,
+    inode: u64,
+    dev: u64,
+    /// When it was looked at (just before reading it), in ns since the epoch.
+    hashed_ns: i128,
     blake3: String,
 }
+
+impl Seen {
+    fn stat(meta: &fs::Metadata) -> (u64, i128, i128, u64, u64) {
+        use std::os::unix::fs::MetadataExt;
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        (
+            meta.len(),
+            ns(meta.mtime(), meta.mtime_nsec()),
+            ns(meta.ctime(), meta.ctime_nsec()),
+            meta.ino(),
+            meta.dev(),
+        )
+    }
+
+    /// Whether the file may have changed since without any field showing it.
+    fn racy(&self, window_ns: i128) -> bool {
+        self.hashed_ns - self.mtime_ns.max(self.ctime_ns) < window_ns
+    }
+}
+
+/// How close to the hashing a change must be to make the entry racy. Timestamps are as
+/// coarse as 2 s on FAT and 1 s on ext3/HFS+; ext4, xfs and tmpfs store nanoseconds but the
+/// kernel stamps them from a clock that ticks every few ms, and an NFS server's clock is not
+/// ours. 2 s covers all of them; the cost is one more hash of a file changed in the two
+/// seconds before a run.
+pub const RACY_WINDOW: Duration = Duration::from_secs(2);
 
 /// Content hashes of input files, remembered between runs in artifacts/state/files.json.
 pub struct FileHashes {
     path: PathBuf,
     seen: BTreeMap<String, Seen>,
     dirty: bool,
+    racy_window_ns: i128,
 }
 
 impl FileHashes {
@@ -84,37 +120,48 @@ impl FileHashes {
             path: path.to_path_buf(),
             seen,
             dirty: false,
+            racy_window_ns: RACY_WINDOW.as_nanos() as i128,
         }
     }
 
+    /// The same with another racy window (tests use 0 to see the other fields at work).
+    pub fn with_racy_window(mut self, window: Duration) -> FileHashes {
+        self.racy_window_ns = window.as_nanos() as i128;
+        self
+    }
+
     pub fn hash(&mut self, file: &Path) -> Result<String> {
-        let meta = fs::metadata(file).with_context(|| format!("reading {}", file.display()))?;
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos())
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i128)
             .unwrap_or(0);
+        let meta = fs::metadata(file).with_context(|| format!("reading {}", file.display()))?;
+        let (size, mtime_ns, ctime_ns, inode, dev) = Seen::stat(&meta);
         let id = file.to_string_lossy().into_owned();
         if let Some(s) = self.seen.get(&id) {
-            if s.size == meta.len() && s.mtime_ns == mtime_ns {
+            let same = (s.size, s.mtime_ns, s.ctime_ns, s.inode, s.dev)
+                == (size, mtime_ns, ctime_ns, inode, dev);
+            if same && !s.racy(self.racy_window_ns) {
                 return Ok(s.blake3.clone());
             }
         }
         let blake3 = hash_file(file).with_context(|| format!("hashing {}", file.display()))?;
-        self.seen.insert(
-            id,
-            Seen {
-                size: meta.len(),
-                mtime_ns,
-                blake3: blake3.clone(),
-            },
-        );
+        let seen = Seen {
+            size,
+            mtime_ns,
+            ctime_ns,
+            inode,
+            dev,
+            hashed_ns: now,
+            blake3: blake3.clone(),
+        };
+        self.seen.insert(id, seen);
         self.dirty = true;
         Ok(blake3)
     }
 
-    /// Saves only when something was hashed; a lost race just means rehashing next time.
+    /// Saves only when something was hashed; a lost race or a store that cannot be written
+    /// just means rehashing next time (`write_atomic` leaves no temporary file behind).
     pub fn save(&self) {
         if self.dirty {
             if let Ok(text) = serde_json::to_string(&self.seen) {
@@ -154,5 +201,74 @@ mod tests {
         assert_eq!(h.hash(&f).unwrap(), first);
         fs::write(&f, "a,c\n").unwrap();
         assert_ne!(h.hash(&f).unwrap(), first);
+    }
+
+    fn set_mtime(f: &Path, t: std::time::SystemTime) {
+        fs::File::options()
+            .write(true)
+            .open(f)
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    }
+
+    /// `touch -r`, `cp -p`, `rsync -a`: a same-size edit with the old mtime put back. The
+    /// ctime moves (nothing can set it), so the edit is seen.
+    #[test]
+    fn same_size_edit_with_mtime_restored_is_rehashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("x.csv");
+        fs::write(&f, "a,b\n").unwrap();
+        let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+        set_mtime(&f, old);
+        // Window 0: this entry is not racy, so only the recorded fields can catch the edit.
+        let mut h =
+            FileHashes::load(&dir.path().join("files.json")).with_racy_window(Duration::ZERO);
+        let first = h.hash(&f).unwrap();
+        assert_eq!(h.hash(&f).unwrap(), first);
+        // Past the kernel's timestamp tick, so the new ctime differs from the recorded one.
+        std::thread::sleep(Duration::from_millis(50));
+        fs::write(&f, "a,c\n").unwrap();
+        set_mtime(&f, old);
+        assert_ne!(h.hash(&f).unwrap(), first);
+    }
+
+    /// A file changed just before it was hashed could change again in the same timestamp
+    /// tick with every field unchanged: such an entry is hashed again next time, and only
+    /// trusted once the hashing happened clearly after the file's last change.
+    #[test]
+    fn racy_entry_is_rehashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("x.csv");
+        fs::write(&f, "a,b\n").unwrap();
+        let mut h = FileHashes::load(&dir.path().join("files.json"));
+        let real = h.hash(&f).unwrap();
+        let id = f.to_string_lossy().into_owned();
+        assert!(h.seen[&id].racy(h.racy_window_ns), "{:?}", h.seen[&id]);
+        // Every field equal, but the content is not what was recorded: a racy entry is not
+        // trusted...
+        h.seen.get_mut(&id).unwrap().blake3 = "stale".into();
+        assert_eq!(h.hash(&f).unwrap(), real);
+        // ...while one hashed more than the window after the file's last change is.
+        let s = h.seen.get_mut(&id).unwrap();
+        s.blake3 = "stale".into();
+        s.hashed_ns = s.mtime_ns.max(s.ctime_ns) + RACY_WINDOW.as_nanos() as i128;
+        assert_eq!(h.hash(&f).unwrap(), "stale");
+    }
+
+    #[test]
+    fn remembered_hashes_survive_a_save_and_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("x.csv");
+        fs::write(&f, "a,b\n").unwrap();
+        set_mtime(&f, std::time::SystemTime::now() - Duration::from_secs(3600));
+        let state = dir.path().join("files.json");
+        let mut h = FileHashes::load(&state).with_racy_window(Duration::ZERO);
+        let first = h.hash(&f).unwrap();
+        h.save();
+        let mut again = FileHashes::load(&state).with_racy_window(Duration::ZERO);
+        assert_eq!(again.seen, h.seen);
+        assert_eq!(again.hash(&f).unwrap(), first);
+        assert!(!again.dirty, "a trusted entry is not rewritten");
     }
 }

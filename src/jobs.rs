@@ -133,7 +133,7 @@ pub fn exec(
     }
     match &job.unit {
         Some(unit) => {
-            compute_unit(plan, materials, cache, root, i, unit, &inputs)?;
+            compute_unit(plan, materials, cache, root, i, unit, &inputs, false)?;
         }
         None => {
             let units = node
@@ -145,7 +145,9 @@ pub fn exec(
                     fetch(&materials[i].unit_key(&u.params), &what)
                 })
                 .collect::<Result<Vec<_>>>()?;
-            combine(plan, materials, cache, root, i, &inputs, &units, start)?;
+            combine(
+                plan, materials, cache, root, i, &inputs, &units, start, false,
+            )?;
         }
     }
     Ok(Executed::Ran)

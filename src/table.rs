@@ -30,7 +30,9 @@ pub fn read_parquet(path: &Path) -> Result<RecordBatch> {
         .with_context(|| format!("reading Parquet {}", path.display()))?;
     let schema: Arc<Schema> = builder.schema().clone();
     let reader = builder.with_batch_size(64 * 1024).build()?;
-    let batches = reader.collect::<Result<Vec<_>, _>>()?;
+    let batches = reader
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("reading Parquet {}", path.display()))?;
     Ok(arrow::compute::concat_batches(&schema, &batches)?)
 }
 

@@ -51,7 +51,7 @@ fn vectors_match_python_onnxruntime() {
     };
     let fx = fixture();
     let texts: Vec<&str> = fx.items.iter().map(|i| i.text.as_str()).collect();
-    let got = model.embed(&texts, 4).unwrap();
+    let got = model.embed(&texts).unwrap();
     assert_eq!(got.dim(), (texts.len(), 384));
     let mut worst = f64::INFINITY;
     let mut max_diff = 0f32;

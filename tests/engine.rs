@@ -179,17 +179,28 @@ fn corrupted_artifact_is_detected_and_recomputed() {
     assert!(statuses(&v).iter().all(|(_, s)| s == "cached"), "{v}");
 }
 
+/// Issue 15.14: the runs start at the same moment on an empty store (this test used to
+/// finish one run before starting the others, so they only ever found it cached).
 #[test]
-fn two_concurrent_runs_leave_a_correct_cache() {
+fn concurrent_runs_on_an_empty_store_leave_a_correct_cache() {
     let p = Project::new();
-    let a = p.cmd(&["run", "pipelines/p.yaml"]).output();
-    let children: Vec<_> = (0..2)
-        .map(|_| p.cmd(&["run", "-q", "pipelines/p.yaml"]).spawn().unwrap())
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            p.cmd(&["run", "pipelines/p.yaml"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
         .collect();
-    for mut c in children {
-        assert!(c.wait().unwrap().success());
+    let mut computed = 0;
+    for c in children {
+        let r: common::Run = c.wait_with_output().unwrap().into();
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        computed += r.stderr.contains("3 computed") as usize;
     }
-    drop(a);
+    // The store lock lets one of them compute and the others reuse its artifacts.
+    assert_eq!(computed, 1, "exactly one run computed the stages");
     let (_, v) = p.run_json(&["pipelines/p.yaml"]);
     assert!(statuses(&v).iter().all(|(_, s)| s == "cached"), "{v}");
     let status = p.run(&["status", "pipelines/p.yaml"]).ok();
@@ -198,6 +209,15 @@ fn two_concurrent_runs_leave_a_correct_cache() {
         "{}",
         status.stdout
     );
+    let clean = Project::new();
+    clean.run(&["run", "-q", "pipelines/p.yaml"]).ok();
+    let tables = |pr: &Project| -> Vec<(String, String)> {
+        pr.objects()
+            .into_iter()
+            .filter(|(f, _)| f.ends_with(".parquet"))
+            .collect()
+    };
+    assert_eq!(tables(&p), tables(&clean));
 }
 
 #[test]
@@ -572,6 +592,49 @@ fn error_in_a_preset_points_into_the_preset() {
         e.contains("--> stages/broken.yaml:3:9") || e.contains("broken.yaml:3:9"),
         "{e}"
     );
+}
+
+/// Issue 15.10: a param given over a preset was validated with the whole run config and
+/// reported at the preset's optimizer list; it belongs at the pipeline's own value.
+#[test]
+fn error_in_a_param_over_a_preset_points_at_the_pipelines_param() {
+    let preset = (
+        "stages/train-study.yaml",
+        "kind: train\nparams:\n  hidden: 4\n  optimizers: [gd, sgd]\n  epochs: 2\n  batch_size: 32\n",
+    );
+    let e = config_error(
+        &format!(
+            "stages:\n{DATA}  f:\n    kind: tfidf\n    inputs: [data]\n  t:\n    use: train-study\n    inputs: [f]\n    params:\n      batch_size: 0\n"
+        ),
+        &[preset],
+    );
+    assert!(e.contains("batch_size must be at least 1"), "{e}");
+    assert!(e.contains("--> pipelines/e.yaml:14:19"), "{e}");
+    assert!(!e.contains("train-study.yaml"), "{e}");
+}
+
+/// Issue 15.10: `epochs: 0` was accepted (train and sweep) and trained nothing.
+#[test]
+fn error_zero_epochs_is_rejected_in_train_and_sweep() {
+    let stages = format!("stages:\n{DATA}  f:\n    kind: tfidf\n    inputs: [data]\n");
+    let e = config_error(
+        &format!("{stages}  t:\n    kind: train\n    inputs: [f]\n    params:\n      epochs: 0\n"),
+        &[],
+    );
+    assert!(e.contains("epochs must be at least 1"), "{e}");
+    assert!(e.contains("--> pipelines/e.yaml:14:15"), "{e}");
+    let e = config_error(
+        &format!("{stages}  s:\n    kind: sweep\n    inputs: [f]\n    params:\n      base: {{hidden: [4], epochs: 0}}\n      grid: {{lr: [0.1, 0.01]}}\n"),
+        &[],
+    );
+    assert!(e.contains("epochs must be at least 1"), "{e}");
+    assert!(e.contains("--> pipelines/e.yaml:14:35"), "{e}");
+    let e = config_error(
+        &format!("{stages}  s:\n    kind: sweep\n    inputs: [f]\n    params:\n      base: {{hidden: [4]}}\n      grid: {{epochs: [3, 0]}}\n"),
+        &[],
+    );
+    assert!(e.contains("epochs must be at least 1"), "{e}");
+    assert!(e.contains("--> pipelines/e.yaml:15:"), "{e}");
 }
 
 #[test]

@@ -104,3 +104,69 @@ fn curves_match_numpy_for_every_optimizer() {
         );
     }
 }
+
+/// The default precision is f32 (about 2x faster, README), so it is checked against the
+/// same f64 numpy replay. Tolerance: f32 rounds each operation at 2^-24 ≈ 6e-8 relative,
+/// and 100 epochs of updates compound it; the worst relative difference of any train MSE or
+/// final weight (weights relative to max(|w|, 0.01), so one near 0 does not dominate) was
+/// 1.4e-5 here (SGD; GD 4e-7, Adam 6e-6), and 1e-4 leaves a 7x margin for other CPUs'
+/// instruction choices. Accuracies count sign agreements and can flip for an output within
+/// rounding of 0, so each may be off by one row.
+#[test]
+fn default_f32_training_matches_numpy_within_f32_rounding() {
+    let fx = fixture();
+    let f32m = |rows: &[Vec<f64>]| matrix(rows).mapv(|v| v as f32);
+    let (xtr, xte) = (f32m(&fx.x_train), f32m(&fx.x_test));
+    let ytr = Array1::from(fx.y_train.clone()).mapv(|v| v as f32);
+    let yte = Array1::from(fx.y_test.clone()).mapv(|v| v as f32);
+    let data = Dataset {
+        x_train: xtr.view(),
+        y_train: ytr.view(),
+        x_test: xte.view(),
+        y_test: yte.view(),
+        groups: None,
+    };
+    let (ntr, nte) = (fx.y_train.len() as f64, fx.y_test.len() as f64);
+    let mut overall: f64 = 0.0;
+    for (name, run) in &fx.runs {
+        let cfg = TrainConfig {
+            hidden: vec![fx.hidden],
+            optimizer: OptimizerSpec::from_name(name).unwrap(),
+            epochs: fx.epochs,
+            batch_size: fx.batch_size,
+            ..TrainConfig::default()
+        };
+        let init = Injected {
+            weights: run.init.iter().map(|w| f32m(w)).collect(),
+            orders: run.perms.clone(),
+        };
+        let r = train_injected(&data, &cfg, init).unwrap();
+        let mut worst: f64 = 0.0;
+        for (e, rec) in r.curves.iter().enumerate() {
+            worst = worst.max(rel(rec.train_mse, run.train_mse[e]));
+            assert!(
+                (rec.train_acc - run.train_acc[e]).abs() <= 1.0 / ntr + 1e-12,
+                "{name} epoch {e} train acc {} vs {}",
+                rec.train_acc,
+                run.train_acc[e]
+            );
+            assert!(
+                (rec.test_acc - run.test_acc[e]).abs() <= 1.0 / nte + 1e-12,
+                "{name} epoch {e} test acc"
+            );
+        }
+        for (w, f) in r.weights.iter().zip(&run.final_weights) {
+            for (a, b) in w.iter().zip(matrix(f).iter()) {
+                // Relative to the layer's scale, so a weight near 0 does not blow it up.
+                worst = worst.max((f64::from(*a) - b).abs() / b.abs().max(1e-2));
+            }
+        }
+        println!("{name} (f32): worst relative difference {worst:.3e}");
+        overall = overall.max(worst);
+    }
+    println!("f32 overall worst {overall:.3e}");
+    assert!(
+        overall < 1e-4,
+        "f32 worst relative difference {overall:.3e}"
+    );
+}

@@ -93,7 +93,16 @@ pub fn run(
             }
         }
         let text = serde_json::to_vec_pretty(&state).map_err(anyhow::Error::from)?;
-        write_atomic(&cache.state_path(&plan.name), &text).map_err(anyhow::Error::from)?;
+        // Only `status` reads this: a store that cannot take it (read-only, full) must not
+        // fail a run whose results are all there.
+        if let Err(e) = write_atomic(&cache.state_path(&plan.name), &text) {
+            if !project.quiet {
+                eprintln!(
+                    "{:>8} could not record this run for `status`: {e}",
+                    "warning"
+                );
+            }
+        }
     }
 
     if dry_run && !json && !project.quiet {

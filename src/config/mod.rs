@@ -320,6 +320,9 @@ fn stage(
     for p in [preset_params.as_ref(), own].into_iter().flatten() {
         if let Node::Mapping(m) = p {
             for (k, v) in m.iter() {
+                // The pipeline's own key replaces the preset's (insert alone would keep the
+                // preset's key node), so an error about an overridden param points here.
+                merged.remove(k);
                 merged.insert(k.clone(), v.clone());
             }
         }

@@ -11,7 +11,7 @@ mod model_dir;
 mod pooling;
 mod runtime;
 
-pub use batching::{length_sorted_batches, Batch};
+pub use batching::{equal_length_batches, Batch};
 pub use error::EmbedError;
 pub use model::{E5Model, E5Options};
 pub use model_dir::{model_files, ModelDir};

@@ -1,4 +1,5 @@
-//! `E5Model`: tokenise, run the ONNX graph in length-sorted batches, mean-pool, normalise.
+//! `E5Model`: tokenise, run the ONNX graph in batches of equal token length, mean-pool,
+//! normalise.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -9,7 +10,7 @@ use ort::session::{Session, SessionInputValue};
 use ort::value::{Tensor, TensorElementType};
 use tokenizers::{Encoding, Tokenizer, TruncationParams};
 
-use super::batching::length_sorted_batches;
+use super::batching::equal_length_batches;
 use super::error::EmbedError;
 use super::model_dir::ModelDir;
 use super::pooling::{l2_normalize, pool_batch};
@@ -20,14 +21,12 @@ use super::runtime::{environment, resolve_runtime_path};
 pub struct E5Options {
     /// Tokens per text, special tokens included; longer texts are truncated (E5: 512).
     pub max_length: usize,
-    /// ONNX Runtime intra-op threads; 0 lets ONNX Runtime use every core.
+    /// ONNX Runtime intra-op threads; 0 lets ONNX Runtime use every core. Speed only: the
+    /// vectors are the same bits with any count (tests/e5_batching.rs).
     pub threads: usize,
     /// The ONNX Runtime library; `None` looks at `QA_PIPE_ORT_LIB`, `ORT_DYLIB_PATH`, then
     /// the copy `scripts/setup-models.sh` installs.
     pub ort_lib: Option<PathBuf>,
-    /// Batch texts of similar token length together (less padding); vectors are the same
-    /// either way, only speed differs.
-    pub sort_by_length: bool,
 }
 
 impl Default for E5Options {
@@ -36,7 +35,6 @@ impl Default for E5Options {
             max_length: 512,
             threads: 0,
             ort_lib: None,
-            sort_by_length: true,
         }
     }
 }
@@ -100,6 +98,9 @@ impl E5Model {
                     .map_err(ort_msg)
             })
             .and_then(|b| b.with_inter_threads(1).map_err(ort_msg))
+            // ONNX Runtime's own promise of reproducible kernels, on top of the batching
+            // that gives every text the same arithmetic (batching.rs).
+            .and_then(|b| b.with_deterministic_compute(true).map_err(ort_msg))
             .map_err(session_err)?;
         if opts.threads > 0 {
             builder = builder
@@ -202,16 +203,15 @@ impl E5Model {
     }
 
     /// One L2-normalised, mean-pooled vector per text, in input order: [texts.len(), dim].
-    /// Prefixes ("query: ", "passage: ") are the caller's business. `batch_size` 0 means 1.
-    pub fn embed<S: AsRef<str> + Sync>(
-        &self,
-        texts: &[S],
-        batch_size: usize,
-    ) -> Result<Array2<f32>, EmbedError> {
+    /// Prefixes ("query: ", "passage: ") are the caller's business. Texts are run in
+    /// batches of one token length ([`equal_length_batches`]), so a text's vector does not
+    /// depend on the other texts or on how many there are: the same bits as embedding it
+    /// alone.
+    pub fn embed<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Array2<f32>, EmbedError> {
         let encodings = self.encode(texts)?;
         let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
         let mut out = Array2::<f32>::zeros((texts.len(), self.dim));
-        for batch in length_sorted_batches(&lengths, batch_size, self.opts.sort_by_length) {
+        for batch in equal_length_batches(&lengths) {
             let encs: Vec<&Encoding> = batch.indices.iter().map(|&i| &encodings[i]).collect();
             let (pooled, _) = self.run_batch(&encs)?;
             for (row, &i) in pooled.chunks_exact(self.dim).zip(&batch.indices) {
@@ -230,7 +230,8 @@ impl E5Model {
             .map_err(|e| EmbedError::Tokenize(e.to_string()))
     }
 
-    /// Right-pad one batch, run it, mean-pool: returns ([batch * dim] unnormalised, dim).
+    /// Right-pad one batch (nothing to pad when its texts have one length), run it,
+    /// mean-pool: returns ([batch * dim] unnormalised, dim).
     fn run_batch(&self, encs: &[&Encoding]) -> Result<(Vec<f32>, usize), EmbedError> {
         let b = encs.len();
         let s = encs.iter().map(|e| e.get_ids().len()).max().unwrap_or(0);

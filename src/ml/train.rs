@@ -42,6 +42,13 @@ use super::snapshot::SparseProjection;
 pub enum TrainError {
     #[error("{0}")]
     Config(String),
+    /// A setting out of range; `field` is its path in [`TrainConfig`] (`batch_size`,
+    /// `optimizer`, `snapshots.every`), so a caller can point at it.
+    #[error("{message}")]
+    Field {
+        field: &'static str,
+        message: String,
+    },
     #[error("data: {0}")]
     Data(String),
     #[error(transparent)]
@@ -176,37 +183,57 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Checks the values a YAML file could get wrong, with a message saying what to do.
     pub fn validate(&self) -> Result<(), TrainError> {
-        let bad = |m: String| Err(TrainError::Config(m));
-        self.optimizer.validate().map_err(TrainError::Config)?;
+        let bad = |field: &'static str, message: String| Err(TrainError::Field { field, message });
+        if let Err(m) = self.optimizer.validate() {
+            return bad("optimizer", m);
+        }
+        if self.epochs == 0 {
+            return bad("epochs", "epochs must be at least 1".into());
+        }
         if self.batch_size == 0 {
-            return bad("batch_size must be at least 1".into());
+            return bad("batch_size", "batch_size must be at least 1".into());
         }
         if !(self.fraction > 0.0 && self.fraction <= 1.0) {
-            return bad(format!("fraction must be in (0, 1], got {}", self.fraction));
+            return bad(
+                "fraction",
+                format!("fraction must be in (0, 1], got {}", self.fraction),
+            );
         }
         if self.hidden.contains(&0) {
-            return bad(format!(
-                "hidden sizes must be positive, got {:?}",
-                self.hidden
-            ));
+            return bad(
+                "hidden",
+                format!("hidden sizes must be positive, got {:?}", self.hidden),
+            );
         }
         if let Some(s) = &self.snapshots {
             if s.every == 0 {
-                return bad("snapshots.every must be at least 1".into());
+                return bad(
+                    "snapshots.every",
+                    "snapshots.every must be at least 1".into(),
+                );
             }
             if s.project_to == Some(0) {
-                return bad("snapshots.project_to must be at least 1 (or omitted)".into());
+                return bad(
+                    "snapshots.project_to",
+                    "snapshots.project_to must be at least 1 (or omitted)".into(),
+                );
             }
         }
         if let Some(e) = &self.early_stopping {
             if e.patience == 0 {
-                return bad("early_stopping.patience must be at least 1".into());
+                return bad(
+                    "early_stopping.patience",
+                    "early_stopping.patience must be at least 1".into(),
+                );
             }
             if !(e.validation_fraction > 0.0 && e.validation_fraction < 1.0) {
-                return bad(format!(
-                    "early_stopping.validation_fraction must be in (0, 1), got {}",
-                    e.validation_fraction
-                ));
+                return bad(
+                    "early_stopping.validation_fraction",
+                    format!(
+                        "early_stopping.validation_fraction must be in (0, 1), got {}",
+                        e.validation_fraction
+                    ),
+                );
             }
         }
         Ok(())

@@ -37,7 +37,8 @@ pub struct Params {
     pub query_prefix: String,
     #[serde(default = "default_passage_prefix")]
     pub passage_prefix: String,
-    /// Texts per ONNX Runtime call; speed only (not in the stage key).
+    /// No effect, accepted so older pipelines load: texts are batched by exact token length
+    /// (embed/batching.rs), so the vectors are the same bits on every machine.
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
     /// Tokens per text, special tokens included; longer texts are truncated.
@@ -76,7 +77,9 @@ fn default_features() -> String {
 
 /// What decides the vectors; `batch_size`, `threads` and the paths are left out of the key
 /// (the files' contents are in it instead), so moving the model or tuning speed reuses the
-/// cache. tests/e5_batching.rs checks that batching and threads leave vectors within 1e-5.
+/// cache. That is sound because the vectors are bit-identical whatever those say: texts run
+/// in batches of one length (embed/batching.rs), and tests/e5_batching.rs checks every
+/// vector bit for bit against the text embedded alone, with 1 and 2 threads.
 #[derive(Serialize)]
 struct KeyParams<'a> {
     query_prefix: &'a str,
@@ -97,9 +100,6 @@ impl Check for Params {
             return Err(cx
                 .error("features", format!("unknown features `{}`", self.features))
                 .help("use `qa` ([q, a, 1]) or `qa_prod_diff` ([q, a, q*a, |q-a|, 1])"));
-        }
-        if self.batch_size == 0 {
-            return Err(cx.error("batch_size", "batch_size must be at least 1"));
         }
         if self.max_length < 2 {
             return Err(cx.error(
@@ -196,7 +196,7 @@ impl E5Stage {
             .iter()
             .filter(|ids| ids.len() >= self.p.max_length)
             .count();
-        Ok((model.embed(&prefixed, self.p.batch_size)?, truncated))
+        Ok((model.embed(&prefixed)?, truncated))
     }
 }
 
@@ -209,7 +209,6 @@ impl Stage for E5Stage {
             max_length: self.p.max_length,
             threads: self.p.threads,
             ort_lib: Some(self.ort_lib.clone()),
-            sort_by_length: true,
         };
         let model = E5Model::load(&self.dir, opts)
             .with_context(|| format!("loading the E5 model {}", self.dir.display()))?;

@@ -114,6 +114,11 @@ pub struct Unit {
     pub params: serde_json::Value,
 }
 
+/// The stage being built and every stage upstream of it, by name: each one's inputs by role,
+/// upstream names in the order the pipeline lists them. Names are in no key, so a kind that
+/// shows them (the report) puts this in its key: a renamed stage then recomputes it.
+pub type Lineage = BTreeMap<String, BTreeMap<String, Vec<String>>>;
+
 /// What a kind's `build` gets: its params node (with spans), and ways to report errors at a
 /// field and to declare the files it reads.
 pub struct BuildCx<'a> {
@@ -124,6 +129,7 @@ pub struct BuildCx<'a> {
     sources: &'a Sources,
     canonical: Option<serde_json::Value>,
     files: Vec<PathBuf>,
+    lineage: Option<&'a dyn Fn() -> Lineage>,
 }
 
 impl<'a> BuildCx<'a> {
@@ -142,7 +148,20 @@ impl<'a> BuildCx<'a> {
             sources,
             canonical: None,
             files: Vec::new(),
+            lineage: None,
         }
+    }
+
+    /// How [`BuildCx::lineage`] is found (the graph knows it; computed only for the kinds
+    /// that ask, so large pipelines do not pay for it).
+    pub fn with_lineage(mut self, lineage: &'a dyn Fn() -> Lineage) -> Self {
+        self.lineage = Some(lineage);
+        self
+    }
+
+    /// This stage and everything upstream of it, by name.
+    pub fn lineage(&self) -> Lineage {
+        self.lineage.map(|f| f()).unwrap_or_default()
     }
 
     /// Deserialises the params. What is hashed into the stage key is the typed value with its

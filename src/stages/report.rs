@@ -32,7 +32,8 @@ const fn role(name: &'static str) -> Role {
 
 pub const KIND: Kind = Kind {
     name: "report",
-    version: 1,
+    // 2: stage names come from the pipeline (and are in the key), not from old manifests.
+    version: 2,
     summary: "self-contained HTML report: figures, final metrics, DAG and provenance",
     inputs: &[role("plots"), role("metrics"), role("tsne")],
     build: build_with::<Params>,
@@ -77,12 +78,74 @@ impl Check for Params {
         if self.title.trim().is_empty() {
             return Err(cx.error("title", "the report needs a title"));
         }
-        Ok(Box::new(ReportStage { p: self }))
+        // The report shows stage names, which no key covers: put them in this one, so a
+        // renamed stage recomputes the report instead of reusing one with the old name.
+        let names = Names {
+            this: cx.stage.to_string(),
+            stages: cx.lineage(),
+        };
+        let mut key = serde_json::to_value(&self).map_err(|e| ConfigError::new(e.to_string()))?;
+        key["names"] = serde_json::to_value(&names).map_err(|e| ConfigError::new(e.to_string()))?;
+        cx.set_canonical(key);
+        Ok(Box::new(ReportStage { p: self, names }))
+    }
+}
+
+/// The names the report shows: its own and its upstream stages' with how they connect
+/// ([`crate::stages::Lineage`]), so each upstream key can be given its current name.
+#[derive(Debug, Clone, Default, Serialize)]
+struct Names {
+    this: String,
+    stages: crate::stages::Lineage,
+}
+
+impl Names {
+    /// Key -> current stage name for every manifest upstream of the report's `inputs`
+    /// (role -> artifacts), matching the pipeline's wiring by name to the manifests' wiring
+    /// by key. Keys the wiring does not reach (a report built without a pipeline) keep the
+    /// name they were recorded under.
+    fn of_keys(
+        &self,
+        inputs: &BTreeMap<String, Vec<Arc<Artifact>>>,
+        manifests: &BTreeMap<String, Manifest>,
+    ) -> BTreeMap<String, String> {
+        let mut out: BTreeMap<String, String> = BTreeMap::new();
+        let mut queue: VecDeque<(String, String)> = VecDeque::new();
+        let pair = |wired: Option<&BTreeMap<String, Vec<String>>>,
+                    keys: Vec<(&String, Vec<String>)>,
+                    queue: &mut VecDeque<(String, String)>| {
+            for (role, keys) in keys {
+                let names = wired.and_then(|w| w.get(role));
+                for (k, n) in keys.into_iter().zip(names.into_iter().flatten()) {
+                    queue.push_back((k, n.clone()));
+                }
+            }
+        };
+        let direct = inputs
+            .iter()
+            .map(|(r, arts)| (r, arts.iter().map(|a| a.key().to_string()).collect()))
+            .collect();
+        pair(self.stages.get(&self.this), direct, &mut queue);
+        while let Some((key, name)) = queue.pop_front() {
+            if out.contains_key(&key) {
+                continue;
+            }
+            if let Some(m) = manifests.get(&key) {
+                let ups = m.inputs.iter().map(|(r, k)| (r, k.clone())).collect();
+                pair(self.stages.get(&name), ups, &mut queue);
+            }
+            out.insert(key, name);
+        }
+        for (k, m) in manifests {
+            out.entry(k.clone()).or_insert_with(|| m.stage.clone());
+        }
+        out
     }
 }
 
 struct ReportStage {
     p: Params,
+    names: Names,
 }
 
 /// Final metrics per optimizer, mean ± std over the runs at their last epoch.
@@ -158,20 +221,25 @@ fn upstream(inputs: &[&Artifact]) -> Result<BTreeMap<String, Manifest>> {
     Ok(out)
 }
 
-/// The DAG and stage list of the run, upstream first, this stage last.
-fn provenance(this: &str, inputs: &[&Artifact]) -> Result<(Dag, Vec<StageInfo>)> {
-    let manifests = upstream(inputs)?;
-    // Names as recorded; a name used by two different keys gets the key's prefix.
+/// The DAG and stage list of the run, upstream first, this stage last. `names`: each
+/// manifest's stage name (see [`Names::of_keys`]).
+fn provenance(
+    this: &str,
+    inputs: &[&Artifact],
+    manifests: &BTreeMap<String, Manifest>,
+    names: &BTreeMap<String, String>,
+) -> Result<(Dag, Vec<StageInfo>)> {
+    // A name used by two different keys gets the key's prefix.
     let mut count: BTreeMap<&str, usize> = BTreeMap::new();
-    for m in manifests.values() {
-        *count.entry(m.stage.as_str()).or_default() += 1;
+    for k in manifests.keys() {
+        *count.entry(names[k].as_str()).or_default() += 1;
     }
     let name_of = |key: &str| -> String {
-        let m = &manifests[key];
-        if count[m.stage.as_str()] > 1 {
-            format!("{} [{}]", m.stage, &key[..key.len().min(8)])
+        let n = &names[key];
+        if count[n.as_str()] > 1 {
+            format!("{n} [{}]", &key[..key.len().min(8)])
         } else {
-            m.stage.clone()
+            n.clone()
         }
     };
     // Topological order: a stage after everything it reads, ties by name.
@@ -238,18 +306,20 @@ fn provenance(this: &str, inputs: &[&Artifact]) -> Result<(Dag, Vec<StageInfo>)>
 }
 
 impl ReportStage {
-    fn figures(&self, plots: &[Arc<Artifact>]) -> Result<Vec<Section>> {
+    fn figures(
+        &self,
+        plots: &[Arc<Artifact>],
+        names: &BTreeMap<String, String>,
+    ) -> Result<Vec<Section>> {
         let mut sections = Vec::new();
         let (want, other) = match self.p.embed {
             Embed::Png => ("png", "svg"),
             Embed::Svg => ("svg", "png"),
         };
         for a in plots {
+            let stage = &names[a.key()];
             let table = a.table("figures")?;
-            let t = Named::new(
-                &table,
-                format!("table `figures` of stage `{}`", a.manifest.stage),
-            );
+            let t = Named::new(&table, format!("table `figures` of stage `{stage}`"));
             let names = t.strings("name")?;
             let titles = t.strings("title")?;
             for (name, title) in names.iter().zip(&titles) {
@@ -269,7 +339,7 @@ impl ReportStage {
                     title: title.clone(),
                     text: None,
                     figures: vec![EmbeddedFigure {
-                        caption: format!("{title} ({name}.{ext}, stage `{}`)", a.manifest.stage),
+                        caption: format!("{title} ({name}.{ext}, stage `{stage}`)"),
                         format,
                         bytes,
                     }],
@@ -280,14 +350,16 @@ impl ReportStage {
         Ok(sections)
     }
 
-    fn tsne_table(&self, arts: &[Arc<Artifact>]) -> Result<Option<Table>> {
+    fn tsne_table(
+        &self,
+        arts: &[Arc<Artifact>],
+        names: &BTreeMap<String, String>,
+    ) -> Result<Option<Table>> {
         let mut rows = Vec::new();
         for a in arts {
+            let stage = &names[a.key()];
             let b = a.table("summary")?;
-            let t = Named::new(
-                &b,
-                format!("table `summary` of stage `{}`", a.manifest.stage),
-            );
+            let t = Named::new(&b, format!("table `summary` of stage `{stage}`"));
             let num = |c: &str| -> Result<String> {
                 let v = t.f64s(c)?.first().copied().unwrap_or(f64::NAN);
                 Ok(if !v.is_finite() {
@@ -299,7 +371,7 @@ impl ReportStage {
                 })
             };
             rows.push(vec![
-                a.manifest.stage.clone(),
+                stage.clone(),
                 num("points")?,
                 num("weights")?,
                 num("pca_dims")?,
@@ -333,20 +405,21 @@ impl Stage for ReportStage {
         let plots = cx.input_all("plots");
         let metrics = cx.input_all("metrics");
         let tsne = cx.input_all("tsne");
-        let mut sections = self.figures(plots)?;
+        let all: Vec<&Artifact> = plots
+            .iter()
+            .chain(metrics)
+            .chain(tsne)
+            .map(|a| a.as_ref())
+            .collect();
+        let manifests = upstream(&all)?;
+        let names = self.names.of_keys(cx.inputs, &manifests);
+        let mut sections = self.figures(plots, &names)?;
         let mut tables = Vec::new();
         for (i, a) in metrics.iter().enumerate() {
-            let caption = self
-                .p
-                .labels
-                .get(i)
-                .cloned()
-                .unwrap_or_else(|| a.manifest.stage.clone());
+            let stage = &names[a.key()];
+            let caption = self.p.labels.get(i).unwrap_or(stage).clone();
             let batch = a.table(&self.p.metrics_table)?;
-            let what = format!(
-                "table `{}` of stage `{}`",
-                self.p.metrics_table, a.manifest.stage
-            );
+            let what = format!("table `{}` of stage `{stage}`", self.p.metrics_table);
             tables.push(metrics_table(
                 &batch,
                 what,
@@ -364,7 +437,7 @@ impl Stage for ReportStage {
                 },
             );
         }
-        if let Some(t) = self.tsne_table(tsne)? {
+        if let Some(t) = self.tsne_table(tsne, &names)? {
             sections.push(Section {
                 title: "t-SNE".into(),
                 text: None,
@@ -372,13 +445,7 @@ impl Stage for ReportStage {
                 tables: vec![t],
             });
         }
-        let all: Vec<&Artifact> = plots
-            .iter()
-            .chain(metrics)
-            .chain(tsne)
-            .map(|a| a.as_ref())
-            .collect();
-        let (dag, stages) = provenance(cx.stage, &all)?;
+        let (dag, stages) = provenance(cx.stage, &all, &manifests, &names)?;
         let report = Report {
             title: self.p.title.clone(),
             intro: self.p.intro.clone(),
@@ -486,7 +553,10 @@ mod tests {
                 .unwrap();
         let out = store
             .run(
-                &ReportStage { p },
+                &ReportStage {
+                    p,
+                    names: Names::default(),
+                },
                 "report",
                 &[("plots", vec![plots]), ("metrics", vec![train.clone()])],
             )

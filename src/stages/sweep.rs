@@ -28,7 +28,7 @@ use crate::error::ConfigError;
 use crate::ml::metrics::mean_std;
 use crate::ml::rng::{RngScope, RunKey};
 use crate::ml::sweep::{apply, grid, random_search, Cell, Distribution};
-use crate::ml::train::TrainConfig;
+use crate::ml::train::{TrainConfig, TrainError};
 
 pub const KIND: Kind = Kind {
     name: "sweep",
@@ -114,6 +114,27 @@ struct CellSpec {
     rng: RngScope,
 }
 
+impl Params {
+    /// The param behind an invalid cell config: the grid or search entry that set the
+    /// setting, else the setting in `base`.
+    fn blame(&self, e: &TrainError, cell: &Cell) -> String {
+        let TrainError::Field { field, .. } = e else {
+            return "grid".into();
+        };
+        let set_by_cell = cell.params.keys().find(|k| {
+            let p = path_of(k);
+            p == *field
+                || p.starts_with(&format!("{field}."))
+                || field.starts_with(&format!("{p}."))
+        });
+        match (set_by_cell, self.random.is_some()) {
+            (Some(k), false) => format!("grid.{k}"),
+            (Some(k), true) => format!("random.params.{k}"),
+            (None, _) => format!("base.{field}"),
+        }
+    }
+}
+
 impl Check for Params {
     fn check(self, cx: &mut BuildCx<'_>) -> Result<Box<dyn Stage>, ConfigError> {
         let cells = match (&self.grid, &self.random) {
@@ -150,9 +171,12 @@ impl Check for Params {
             apply(&mut v, &paths).map_err(|e| cx.error("grid", e))?;
             let config: TrainConfig = serde_json::from_value(v)
                 .map_err(|e| cx.error("grid", format!("cell {}: {e}", label(&cell))))?;
-            config
-                .validate()
-                .map_err(|e| cx.error("grid", format!("cell {}: {e}", label(&cell))))?;
+            if let Err(e) = config.validate() {
+                return Err(cx.error(
+                    &self.blame(&e, &cell),
+                    format!("cell {}: {e}", label(&cell)),
+                ));
+            }
             units.push(CellUnit {
                 label: label(&cell),
                 cell,

@@ -57,6 +57,7 @@ impl Store {
             inputs,
             files: BTreeMap::new(),
             duration_s: 1.5,
+            replace: false,
         };
         Arc::new(self.cache.store(meta, out).expect("store"))
     }

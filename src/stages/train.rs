@@ -33,7 +33,7 @@ use crate::ml::real::Real;
 use crate::ml::rng::{RngScope, RunKey};
 use crate::ml::train::{
     one_or_many, train, Dataset, EarlyStopping, FirstLayer, FractionMode, RunResult, RunStatus,
-    SnapshotConfig, TrainConfig,
+    SnapshotConfig, TrainConfig, TrainError,
 };
 
 pub const KIND: Kind = Kind {
@@ -137,7 +137,10 @@ struct Train {
 }
 
 impl Params {
-    fn config_for(&self, opt: &OptimizerSpec) -> Result<TrainConfig, String> {
+    /// The run config of one optimizer, or the param to blame and why: the optimizer's
+    /// entry (`optimizers[i]`, or its `learning_rates` override) or the shared setting
+    /// itself (`batch_size`), wherever the value came from (pipeline or preset).
+    fn config_for(&self, i: usize, opt: &OptimizerSpec) -> Result<TrainConfig, (String, String)> {
         let mut optimizer = opt.clone();
         if let Some(&lr) = self.learning_rates.get(opt.name()) {
             optimizer.set_lr(lr);
@@ -154,7 +157,21 @@ impl Params {
             early_stopping: self.early_stopping.clone(),
             first_layer: self.first_layer,
         };
-        cfg.validate().map_err(|e| e.to_string())?;
+        cfg.validate().map_err(|e| {
+            let field = match &e {
+                TrainError::Field {
+                    field: "optimizer", ..
+                } => match self.learning_rates.contains_key(opt.name()) {
+                    true if e.to_string().contains(": lr ") => {
+                        format!("learning_rates.{}", opt.name())
+                    }
+                    _ => format!("optimizers[{i}]"),
+                },
+                TrainError::Field { field, .. } => field.to_string(),
+                _ => format!("optimizers[{i}]"),
+            };
+            (field, e.to_string())
+        })?;
         Ok(cfg)
     }
 }
@@ -181,8 +198,8 @@ impl Check for Params {
         let mut seen = std::collections::BTreeSet::new();
         for (i, opt) in self.optimizers.iter().enumerate() {
             let config = self
-                .config_for(opt)
-                .map_err(|e| cx.error(&format!("optimizers[{i}]"), e))?;
+                .config_for(i, opt)
+                .map_err(|(field, e)| cx.error(&field, e))?;
             if !seen.insert(opt.name()) {
                 return Err(cx
                     .error(
