@@ -174,10 +174,16 @@ const FORMAT: u32 = 1;
 
 impl Cache {
     /// Opens (creating) the store at `root` (the project's artifacts/).
+    /// A store that cannot be written but has objects opens anyway: its artifacts can still
+    /// be reused, and whatever must be written fails later, naming its path.
     pub fn open(root: &Path) -> Result<Cache> {
         for sub in ["objects", "tmp", "state"] {
-            fs::create_dir_all(root.join(sub))
-                .with_context(|| format!("creating {}", root.join(sub).display()))?;
+            let dir = root.join(sub);
+            match fs::create_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if read_only(&e) && root.join("objects").is_dir() => {}
+                Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+            }
         }
         Ok(Cache {
             root: root.to_path_buf(),

@@ -220,6 +220,8 @@ const READ_ONLY: &str = "mount -o bind,ro \"$A\" \"$A\" || exit 99";
 fn cached_run_on_a_read_only_store_succeeds_and_prints_the_report() {
     let p = project();
     p.run(&["run", "-q", "pipelines/r.yaml"]).ok();
+    // Not even tmp/ can be created again.
+    fs::remove_dir_all(p.path("artifacts/tmp")).unwrap();
     let Some(r) = in_namespace(&p, READ_ONLY, &["run", "pipelines/r.yaml"], "") else {
         return;
     };
