@@ -2,6 +2,7 @@
 //! its source line, question, answer, label (+1/-1), question group and, for bad answers of a
 //! dataset that declares them, the defect type.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -35,18 +36,12 @@ pub struct QaRow {
 /// Rows with their question group: the index of the question among the split's distinct
 /// questions (compared after `normalize_question`), in order of first appearance.
 pub fn to_batch(rows: &[QaRow]) -> Result<RecordBatch> {
+    // A map, not a scan of the questions seen so far: 200k rows stay linear (issue 15 item 6).
     let mut groups = Vec::with_capacity(rows.len());
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: HashMap<String, u32> = HashMap::new();
     for r in rows {
-        let q = normalize_question(&r.question);
-        let g = match seen.iter().position(|s| *s == q) {
-            Some(g) => g,
-            None => {
-                seen.push(q);
-                seen.len() - 1
-            }
-        };
-        groups.push(g as u32);
+        let next = seen.len() as u32;
+        groups.push(*seen.entry(normalize_question(&r.question)).or_insert(next));
     }
     let schema = Schema::new(vec![
         Field::new(LINE, DataType::UInt64, false),
@@ -177,5 +172,15 @@ mod tests {
         let (back, _) = from_batch(&old).unwrap();
         assert!(back.iter().all(|r| r.defect.is_none()));
         assert_eq!(back[1].answer, "C3");
+    }
+
+    #[test]
+    fn groups_number_questions_in_order_of_first_appearance() {
+        let mut rows = vec![row(2, 1, None), row(3, -1, None), row(4, 1, None)];
+        rows[0].question = "Ne?".into();
+        rows[1].question = "Kim?".into();
+        rows[2].question = "ne  ".into();
+        let (_, groups) = from_batch(&to_batch(&rows).unwrap()).unwrap();
+        assert_eq!(groups, vec![0, 1, 0]);
     }
 }
