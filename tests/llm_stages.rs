@@ -18,7 +18,7 @@ fn ollama_answer(text: &str, done_reason: &str) -> Reply {
     let body = serde_json::json!({
         "model": "kaira", "created_at": "2024-07-22T20:33:00Z",
         "message": {"role": "assistant", "content": text},
-        "done": true, "done_reason": done_reason, "eval_count": 100
+        "done": true, "done_reason": done_reason, "prompt_eval_count": 50, "eval_count": 100
     });
     json(200, body.to_string())
 }
@@ -305,4 +305,128 @@ fn seeded_split_by_question() {
     let r = p.run(&["run", "pipelines/g.yaml"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("must be between 0 and 1"), "{}", r.stderr);
+}
+
+/// Every file of the project's store as text, Parquet tables decoded.
+fn store_text(p: &Project) -> Vec<(std::path::PathBuf, String)> {
+    let mut files = vec![p.path("artifacts")];
+    let mut out = Vec::new();
+    while let Some(f) = files.pop() {
+        if f.is_dir() {
+            files.extend(std::fs::read_dir(&f).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let text = if f.extension().is_some_and(|e| e == "parquet") {
+            qa_pipe::table::pretty(&qa_pipe::table::read_parquet(&f).unwrap(), usize::MAX).unwrap()
+        } else {
+            String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned()
+        };
+        out.push((f, text));
+    }
+    out
+}
+
+/// Issue 12, item 5: when nothing parsed, the stage failed and the reasons per line were
+/// lost (only a count per reason was shown).
+#[test]
+fn i12_5_when_nothing_parses_every_line_says_why() {
+    let text = "İşte veriler:\nA?;B;+1\nS?,C,iyi\n";
+    let srv = FakeServer::start(vec![ollama_answer(text, "stop")]);
+    let p = project(&srv.base, "");
+    let r = p.run(&["run", "pipelines/g.yaml"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    for want in [
+        "response 0 line 1: skipped (prose): prose: no comma, not a data row | İşte veriler:",
+        "response 0 line 2: rejected (wrong_separator): fields separated by ; instead of commas | A?;B;+1",
+        "response 0 line 3: rejected (invalid_label): invalid label 'iyi' (expected +1, 1 or -1) | S?,C,iyi",
+        "response 1 line 3: rejected (invalid_label)",
+    ] {
+        assert!(r.stderr.contains(want), "{want}\n{}", r.stderr);
+    }
+}
+
+/// Issue 12, item 6: "cut off at max_tokens (8192)" was printed when the server's context
+/// (4096 tokens) had been the limit.
+#[test]
+fn i12_6_a_cut_at_the_context_size_is_not_blamed_on_max_tokens() {
+    let body = serde_json::json!({
+        "model": "kaira", "message": {"role": "assistant", "content": "A?,iyi,+1\nA?,kötü,-1\nB?,i"},
+        "done": true, "done_reason": "length", "prompt_eval_count": 3000, "eval_count": 1096
+    });
+    let srv = FakeServer::start(vec![json(200, body.to_string())]);
+    let p = project(&srv.base, "      max_tokens: 8192");
+    let r = p.run(&["run", "pipelines/g.yaml"]).ok();
+    assert!(!r.stderr.contains("cut off at max_tokens"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "request 0: the answer was cut off by the server after 1096 answer tokens, before \
+             max_tokens (8192): prompt 3000 + answer 1096 = 4096 tokens, which is the server's \
+             context size"
+        ),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Issue 12, item 7: a 500 whose body echoed the Authorization header, followed by a
+/// success, stored the key in the retry note of two manifests (unit and stage).
+#[test]
+fn i12_7_a_key_echoed_in_an_error_reaches_no_manifest_or_output() {
+    let secret = "sk-echoed-31415926";
+    let srv = FakeServer::with(move |i, seen| {
+        let auth = seen
+            .head
+            .lines()
+            .find(|l| l.to_lowercase().starts_with("authorization"))
+            .unwrap_or("")
+            .to_string();
+        if i < 2 {
+            json(
+                500,
+                serde_json::json!({"error": format!("bad request; headers: {auth}")}).to_string(),
+            )
+        } else {
+            ollama_answer("A?,iyi,+1\nA?,kötü,-1\n", "stop")
+        }
+    });
+    let p = project(&srv.base, "      api_key_env: QA_PIPE_TEST_LLM_KEY_ECHO");
+    let out = p
+        .cmd(&["run", "pipelines/g.yaml", "--json"])
+        .env("QA_PIPE_TEST_LLM_KEY_ECHO", secret)
+        .output()
+        .unwrap();
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("Bearer [redacted]"), "{shown}");
+    assert!(!shown.contains(secret), "{shown}");
+    for (f, text) in store_text(&p) {
+        assert!(!text.contains(secret), "{} holds the key", f.display());
+    }
+}
+
+/// Issue 12, item 9: an empty answer was stored as a success, so a rerun never asked again.
+#[test]
+fn i12_9_an_empty_answer_is_not_cached() {
+    let healed = Arc::new(AtomicBool::new(false));
+    let h = Arc::clone(&healed);
+    let srv = FakeServer::with(move |_, _| {
+        if h.load(Ordering::SeqCst) {
+            ollama_answer("A?,iyi,+1\nA?,kötü,-1\n", "stop")
+        } else {
+            ollama_answer("", "stop")
+        }
+    });
+    let p = project(&srv.base, "");
+    let r = p.run(&["run", "pipelines/g.yaml"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("sent an empty answer"), "{}", r.stderr);
+    healed.store(true, Ordering::SeqCst);
+    let before = srv.hits();
+    let (code, v) = p.run_json(&["pipelines/g.yaml"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(srv.hits() - before, 2, "both requests asked again");
 }

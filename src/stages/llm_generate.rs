@@ -339,8 +339,8 @@ impl Stage for LlmGenerate {
         let c = g.completion;
         if c.truncated {
             cx.warn(format!(
-                "request {request}: the answer was cut off at max_tokens ({}); kept, flagged truncated",
-                self.p.max_tokens.map_or("server default".to_string(), |n| n.to_string())
+                "request {request}: the answer was {}; kept, flagged truncated",
+                c.cut_off_reason(self.p.max_tokens)
             ));
         }
         let row = StoredResponse {
