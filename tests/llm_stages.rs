@@ -430,3 +430,107 @@ fn i12_9_an_empty_answer_is_not_cached() {
     assert_eq!(code, 0, "{v}");
     assert_eq!(srv.hits() - before, 2, "both requests asked again");
 }
+
+fn prompt_of(seen: &Seen) -> String {
+    seen.body["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Chunked generation: the first wave (pairs / per_request requests) is cached per request,
+/// then requests go one at a time until the clean pairs (deduplicated across requests)
+/// reach the target; topics and seeds vary per request.
+#[test]
+fn chunked_generation_stops_once_enough_clean_pairs_parse() {
+    let srv = FakeServer::with(|_, seen| {
+        let text = match seen.body["options"]["seed"].as_u64() {
+            Some(5 | 6) => "A?,iyi,+1\nA?,kötü,-1\n",
+            Some(7) => "B?,iyi,+1\nB?,kötü,-1\nkısa bir not\n",
+            _ => "C?,iyi,+1\nC?,kötü,-1\n",
+        };
+        ollama_answer(text, "stop")
+    });
+    let p = project(
+        &srv.base,
+        "      pairs: 2\n      per_request: 1\n      topics: [tarih, bilim]",
+    );
+    p.write(
+        "data/prompts/chunk-tr.txt",
+        "{questions} soru, {rows} satır, konu: {topics}\n",
+    );
+    let yaml = pipeline(&srv.base, "      pairs: 2\n      per_request: 1\n      topics: [tarih, bilim]\n      prompt: data/prompts/chunk-tr.txt");
+    p.write("pipelines/g.yaml", &yaml);
+    let r = p.run(&["run", "pipelines/g.yaml"]).ok();
+    assert_eq!(seeds(&srv.seen()), [5, 6, 7]);
+    let prompts: Vec<String> = srv.seen().iter().map(prompt_of).collect();
+    assert!(
+        prompts.contains(&"1 soru, 2 satır, konu: tarih\n".to_string()),
+        "{prompts:?}"
+    );
+    assert!(
+        prompts.contains(&"1 soru, 2 satır, konu: bilim\n".to_string()),
+        "{prompts:?}"
+    );
+    assert!(
+        r.stderr.contains("2 clean pair(s) of 2 asked for after 3 request(s) (2 cached one by one, 1 more): target reached; 4 clean rows"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("duplicate 2"), "{}", r.stderr);
+    // Split by question (chunks have no train/test layout): 2 questions, one each side.
+    let (train, test) = (table(&p, "parse", "train"), table(&p, "parse", "test"));
+    assert_eq!((train.num_rows(), test.num_rows()), (2, 2));
+    let (code, v) = p.run_json(&["pipelines/g.yaml"]);
+    assert_eq!(code, 0);
+    assert!(statuses(&v).iter().all(|(_, s)| s == "cached"), "{v}");
+    assert_eq!(srv.hits(), 3);
+}
+
+#[test]
+fn chunked_generation_stops_when_the_request_budget_is_spent() {
+    let srv = FakeServer::start(vec![ollama_answer("A?,iyi,+1\nA?,kötü,-1\n", "stop")]);
+    let p = project(
+        &srv.base,
+        "      pairs: 3\n      per_request: 2\n      max_requests: 4",
+    );
+    let r = p.run(&["run", "pipelines/g.yaml"]).ok();
+    assert_eq!(srv.hits(), 4);
+    assert!(
+        r.stderr.contains("1 clean pair(s) of 3 asked for after 4 request(s) (2 cached one by one, 2 more): request budget (max_requests 4) spent"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// `constrain: grammar` sends the shipped GBNF as llama.cpp's `grammar`; `json-schema`
+/// sends the shipped schema as Ollama's `format`, and the JSON answer parses.
+#[test]
+fn constrained_output_sends_the_grammar_or_the_schema() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let gbnf = std::fs::read_to_string(format!("{root}/data/prompts/qa-rows.gbnf")).unwrap();
+    let schema =
+        std::fs::read_to_string(format!("{root}/data/prompts/qa-rows.schema.json")).unwrap();
+    let answer = r#"{"satirlar": [{"soru": "A?", "cevap": "iyi", "etiket": 1}, {"soru": "A?", "cevap": "kötü", "etiket": -1}]}"#;
+    let srv = FakeServer::start(vec![ollama_answer(answer, "stop")]);
+    let p = project(&srv.base, "      constrain: grammar");
+    p.write("data/prompts/qa-rows.gbnf", &gbnf);
+    p.write("data/prompts/qa-rows.schema.json", &schema);
+    p.run(&["run", "pipelines/g.yaml", "--only", "generate"])
+        .ok();
+    assert_eq!(srv.seen()[0].body["grammar"], gbnf.as_str());
+    p.write(
+        "pipelines/g.yaml",
+        &pipeline(&srv.base, "      constrain: json-schema"),
+    );
+    p.run(&["run", "pipelines/g.yaml", "--only", "generate", "parse"])
+        .ok();
+    let last = srv.seen().pop().unwrap();
+    assert_eq!(
+        last.body["format"],
+        serde_json::from_str::<serde_json::Value>(&schema).unwrap()
+    );
+    assert!(last.body.get("grammar").is_none());
+    let train = table(&p, "parse", "train");
+    assert_eq!(strings(&train, "answer"), ["iyi", "kötü"]);
+}

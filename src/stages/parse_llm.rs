@@ -192,6 +192,13 @@ impl Stage for ParseLlm {
         let input = cx.input("responses")?;
         let stored = responses_from_batch(&input.table("responses")?)?;
         let split = self.p.split.clone().unwrap_or_else(|| {
+            if !input.manifest.params["pairs"].is_null() {
+                // Chunked generation asks for no train/test layout: split by question.
+                return SplitMode::Seeded {
+                    test_fraction: 0.5,
+                    seed: 0,
+                };
+            }
             // The generating stage's row count is the study's layout boundary.
             let train_rows = input.manifest.params["train_rows"].as_u64().unwrap_or(100) as usize;
             SplitMode::Layout { train_rows }
