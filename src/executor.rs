@@ -288,7 +288,7 @@ fn run_stage(
     let units_total = std::sync::atomic::AtomicUsize::new(0);
     let units_run = std::sync::atomic::AtomicUsize::new(0);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<Artifact> {
-        let units = node.stage.units();
+        let units = node.stage.units_with(inputs)?;
         units_total.store(units.len(), std::sync::atomic::Ordering::Relaxed);
         let finished = std::sync::atomic::AtomicUsize::new(0);
         let unit_artifacts = units

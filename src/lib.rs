@@ -16,4 +16,5 @@ pub mod ml;
 pub mod progress;
 pub mod stages;
 pub mod table;
+pub mod text;
 pub mod viz;

@@ -348,3 +348,146 @@ fn api_key_comes_from_the_named_variable_and_is_never_shown() {
     assert!(!shown.contains(secret), "{shown}");
     assert!(err.to_string().contains("`api_key_env`"), "{err}");
 }
+
+fn openai_text(text: &str) -> Reply {
+    let body = serde_json::json!({
+        "model": "m", "choices": [{"index": 0, "finish_reason": "stop",
+        "message": {"role": "assistant", "content": text}}]
+    });
+    json(200, body.to_string())
+}
+
+/// Issue 12, item 7: a 401 body quoting the Authorization header showed the key in the
+/// error; a 500 echo followed by success showed it in the retry note.
+#[test]
+fn i12_7_an_api_key_echoed_by_the_server_is_redacted() {
+    let var = "QA_PIPE_TEST_KEY_echo";
+    let secret = "sk-echo-9d8c7b6a";
+    let echo = format!("{{\"error\":\"bad header Authorization: Bearer {secret}\"}}");
+    std::env::set_var(var, secret);
+    let srv = FakeServer::start(vec![json(401, echo.clone())]);
+    let mut c = ClientConfig::new(&srv.base, Api::OpenaiChat, "m");
+    c.api_key_env = Some(var.into());
+    c.backoff = Duration::from_millis(1);
+    let err = LlmClient::new(c.clone())
+        .unwrap()
+        .generate("p")
+        .unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains(secret), "{shown}");
+    assert!(shown.contains("Bearer [redacted]"), "{shown}");
+
+    let srv = FakeServer::start(vec![
+        json(500, echo),
+        openai_text(&format!("A?,{secret},+1")),
+    ]);
+    c.base_url = srv.base.clone();
+    let mut notes = Vec::new();
+    let g = LlmClient::new(c)
+        .unwrap()
+        .generate_with("p", |_, f, _| notes.push(f.to_string()))
+        .unwrap();
+    std::env::remove_var(var);
+    let shown = format!("{notes:?} {:?} {:?}", g.retried, g.completion);
+    assert!(!shown.contains(secret), "{shown}");
+    assert_eq!(g.completion.text, "A?,[redacted],+1");
+}
+
+/// Issue 12, item 8: no bound on response size (a 50 MB body took 3.2 GB, an endless
+/// stream grew without end) and the failure read "dropped the stream".
+#[test]
+fn i12_8_responses_over_max_response_bytes_fail_as_too_large_without_retry() {
+    let big = format!(
+        "{{\"model\":\"m\",\"choices\":[{{\"message\":{{\"content\":\"{}\"}}}}]}}",
+        "x".repeat(3 << 20)
+    );
+    let srv = FakeServer::start(vec![json(200, big)]);
+    let mut c = ClientConfig::new(&srv.base, Api::OpenaiChat, "m");
+    c.max_response_bytes = 1 << 20;
+    c.backoff = Duration::from_millis(1);
+    let err = LlmClient::new(c.clone())
+        .unwrap()
+        .generate("p")
+        .unwrap_err();
+    assert_eq!(err.failure(), Some(&Failure::TooLarge(1 << 20)), "{err}");
+    assert_eq!(srv.hits(), 1, "a too-large answer is not asked again");
+    assert!(
+        err.to_string().contains(
+            "sent a response that was too large (over max_response_bytes = 1048576 bytes) (1 attempt)"
+        ),
+        "{err}"
+    );
+
+    let chunk =
+        "data: {\"choices\":[{\"delta\":{\"content\":\"aaaaaaaaaaaaaaaa\"}}]}\n\n".to_string();
+    let srv = FakeServer::start(vec![Reply::Endless {
+        ctype: "text/event-stream",
+        chunk,
+    }]);
+    c.base_url = srv.base.clone();
+    c.stream = true;
+    let err = LlmClient::new(c).unwrap().generate("p").unwrap_err();
+    assert_eq!(err.failure(), Some(&Failure::TooLarge(1 << 20)), "{err}");
+    assert_eq!(srv.hits(), 1);
+}
+
+/// Issue 12, item 9: HTTP 429 was retried on the usual backoff, ignoring Retry-After,
+/// and reported as a bare status.
+#[test]
+fn i12_9_rate_limits_honour_retry_after() {
+    let srv = FakeServer::start(vec![
+        Reply::Headers(
+            429,
+            vec!["Retry-After: 1".into()],
+            "{\"error\":\"slow down\"}".into(),
+        ),
+        openai_text("A?,x,+1"),
+    ]);
+    let mut c = ClientConfig::new(&srv.base, Api::OpenaiChat, "m");
+    c.backoff = Duration::from_millis(1);
+    let mut waits = Vec::new();
+    let g = LlmClient::new(c.clone())
+        .unwrap()
+        .generate_with("p", |_, f, w| waits.push((f.to_string(), w)))
+        .unwrap();
+    assert_eq!(g.attempts, 2);
+    assert_eq!(
+        waits,
+        [(
+            "rate limited the request (HTTP 429: {\"error\":\"slow down\"}; Retry-After 1 s)"
+                .to_string(),
+            Duration::from_secs(1)
+        )]
+    );
+
+    // A wait longer than qa-pipe will sit through: give up at once and say so.
+    let srv = FakeServer::start(vec![Reply::Headers(
+        429,
+        vec!["Retry-After: 3600".into()],
+        String::new(),
+    )]);
+    c.base_url = srv.base.clone();
+    let err = LlmClient::new(c).unwrap().generate("p").unwrap_err();
+    assert_eq!(srv.hits(), 1);
+    assert!(err.to_string().contains("rate limited"), "{err}");
+    assert!(err.to_string().contains("Retry-After 3600 s"), "{err}");
+}
+
+/// Issue 12, item 9: an empty answer was returned as a success (and cached by the stage).
+#[test]
+fn i12_9_an_empty_answer_is_a_failure() {
+    let srv = FakeServer::start(vec![openai_text("  \n"), openai_text("A?,x,+1")]);
+    let mut c = ClientConfig::new(&srv.base, Api::OpenaiChat, "m");
+    c.backoff = Duration::from_millis(1);
+    c.retries = 1;
+    let g = LlmClient::new(c.clone()).unwrap().generate("p").unwrap();
+    assert_eq!(g.retried, [Failure::EmptyAnswer]);
+    let srv = FakeServer::start(vec![openai_text("")]);
+    c.base_url = srv.base.clone();
+    let err = LlmClient::new(c).unwrap().generate("p").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("sent an empty answer (2 attempts)"),
+        "{err}"
+    );
+}

@@ -6,6 +6,8 @@
 //!     eval "$(scripts/setup-llm-server.sh)"
 //!     cargo test --test llm_real_server -- --nocapture
 
+mod common;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -224,4 +226,160 @@ fn real_llama_server_generates_and_parses() {
         data_lines > 0,
         "no line of the grammar-constrained answer was read as a row"
     );
+}
+
+fn env_server() -> Option<(String, String)> {
+    match (
+        std::env::var("QA_PIPE_LLAMA_SERVER"),
+        std::env::var("QA_PIPE_LLAMA_MODEL"),
+    ) {
+        (Ok(b), Ok(m)) => Some((b, m)),
+        _ => {
+            say("SKIPPED llm_real_server: set QA_PIPE_LLAMA_SERVER and QA_PIPE_LLAMA_MODEL");
+            None
+        }
+    }
+}
+
+fn with_prompts(files: &[&str]) -> common::Project {
+    let p = common::Project::new();
+    for f in files {
+        let text =
+            std::fs::read_to_string(format!("{}/data/prompts/{f}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap();
+        p.write(&format!("data/prompts/{f}"), &text);
+    }
+    p
+}
+
+/// Issue 12: chunked generation with the shipped GBNF grammar, through the binary, yields
+/// at least one clean pair from SmolLM2-135M; the rows and rejects by reason are printed.
+#[test]
+fn real_llama_server_gives_clean_pairs_through_the_binary_with_the_grammar() {
+    let Some((bin, model)) = env_server() else {
+        return;
+    };
+    let server = start(&bin, &model);
+    let p = with_prompts(&["chunk-tr.txt", "qa-rows.gbnf"]);
+    p.write(
+        "pipelines/g.yaml",
+        &format!(
+            "\
+stages:
+  generate:
+    kind: llm_generate
+    params:
+      base_url: {}
+      api: openai-chat
+      model: smollm2
+      prompt: data/prompts/chunk-tr.txt
+      pairs: 1
+      per_request: 2
+      max_requests: 8
+      constrain: grammar
+      topics: [coğrafya, tarih, bilim, spor]
+      temperature: 0.7
+      seed: 42
+      max_tokens: 200
+      timeout_secs: 120
+  parse:
+    kind: parse_llm
+    inputs: {{responses: generate}}
+",
+            server.base
+        ),
+    );
+    let r = p.run(&["run", "pipelines/g.yaml"]);
+    say(&r.stderr);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows = p.table("pipelines/g.yaml", "parse", "train").num_rows()
+        + p.table("pipelines/g.yaml", "parse", "test").num_rows();
+    let rejects = p.table("pipelines/g.yaml", "parse", "rejects");
+    let mut by_reason = std::collections::BTreeMap::new();
+    for c in common::strings(&rejects, "code") {
+        *by_reason.entry(c).or_insert(0) += 1;
+    }
+    say(&format!(
+        "clean rows {rows}; rejected/skipped lines by reason {by_reason:?}"
+    ));
+    assert!(rows >= 2, "no clean pair");
+    // The grammar forces three fields and a valid label on every line.
+    for code in [
+        "too_few_fields",
+        "invalid_label",
+        "wrong_separator",
+        "stray_quote",
+    ] {
+        assert!(!by_reason.contains_key(code), "{code}: {by_reason:?}");
+    }
+}
+
+/// `llm_judge` against the real server: one grade per test answer, read from a
+/// grammar-forced digit, in a scores table `evaluate` takes beside `train`'s.
+#[test]
+fn real_llama_server_judges_answers_in_trains_shape() {
+    let Some((bin, model)) = env_server() else {
+        return;
+    };
+    let server = start(&bin, &model);
+    let p = with_prompts(&["judge-tr.txt", "judge-score.gbnf"]);
+    p.write(
+        "data/train.csv",
+        "soru,cevap,etiket\nSuyun formülü nedir?,H2O,+1\nSuyun formülü nedir?,NaCl,-1\n",
+    );
+    p.write(
+        "data/test.csv",
+        "soru,cevap,etiket\nTürkiye'nin başkenti neresidir?,Ankara,+1\nTürkiye'nin başkenti neresidir?,Kars,-1\n",
+    );
+    p.write(
+        "pipelines/j.yaml",
+        &format!(
+            "\
+stages:
+  data:
+    kind: ingest_csv
+    params: {{train: data/train.csv, test: data/test.csv}}
+  tfidf:
+    kind: tfidf
+    inputs: {{data: data}}
+  mlp:
+    kind: train
+    inputs: {{features: tfidf}}
+    params: {{hidden: 2, optimizers: [gd], seeds: [1], epochs: 2, batch_size: 2}}
+  judge:
+    kind: llm_judge
+    inputs: {{data: data}}
+    params:
+      base_url: {}
+      api: openai-chat
+      model: smollm2
+      constrain: grammar
+      temperature: 0.0
+      seed: 1
+      timeout_secs: 120
+  compare:
+    kind: evaluate
+    inputs: {{runs: [mlp, judge]}}
+",
+            server.base
+        ),
+    );
+    let r = p.run(&["run", "pipelines/j.yaml"]);
+    say(&r.stderr);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let scores = p.table("pipelines/j.yaml", "judge", "scores");
+    assert_eq!(
+        scores.schema(),
+        p.table("pipelines/j.yaml", "mlp", "scores").schema()
+    );
+    assert_eq!(scores.num_rows(), 2);
+    let verdicts = p.table("pipelines/j.yaml", "judge", "verdicts");
+    for t in common::strings(&verdicts, "text") {
+        assert!(
+            t.len() == 1 && ('1'..='5').contains(&t.chars().next().unwrap()),
+            "grammar should force one digit, got {t:?}"
+        );
+    }
+    let cmp = p.table("pipelines/j.yaml", "compare", "comparison");
+    assert_eq!(common::strings(&cmp, "optimizer"), ["gd", "llm_judge"]);
 }

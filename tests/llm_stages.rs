@@ -18,7 +18,7 @@ fn ollama_answer(text: &str, done_reason: &str) -> Reply {
     let body = serde_json::json!({
         "model": "kaira", "created_at": "2024-07-22T20:33:00Z",
         "message": {"role": "assistant", "content": text},
-        "done": true, "done_reason": done_reason, "eval_count": 100
+        "done": true, "done_reason": done_reason, "prompt_eval_count": 50, "eval_count": 100
     });
     json(200, body.to_string())
 }
@@ -305,4 +305,232 @@ fn seeded_split_by_question() {
     let r = p.run(&["run", "pipelines/g.yaml"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("must be between 0 and 1"), "{}", r.stderr);
+}
+
+/// Every file of the project's store as text, Parquet tables decoded.
+fn store_text(p: &Project) -> Vec<(std::path::PathBuf, String)> {
+    let mut files = vec![p.path("artifacts")];
+    let mut out = Vec::new();
+    while let Some(f) = files.pop() {
+        if f.is_dir() {
+            files.extend(std::fs::read_dir(&f).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let text = if f.extension().is_some_and(|e| e == "parquet") {
+            qa_pipe::table::pretty(&qa_pipe::table::read_parquet(&f).unwrap(), usize::MAX).unwrap()
+        } else {
+            String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned()
+        };
+        out.push((f, text));
+    }
+    out
+}
+
+/// Issue 12, item 5: when nothing parsed, the stage failed and the reasons per line were
+/// lost (only a count per reason was shown).
+#[test]
+fn i12_5_when_nothing_parses_every_line_says_why() {
+    let text = "İşte veriler:\nA?;B;+1\nS?,C,iyi\n";
+    let srv = FakeServer::start(vec![ollama_answer(text, "stop")]);
+    let p = project(&srv.base, "");
+    let r = p.run(&["run", "pipelines/g.yaml"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    for want in [
+        "response 0 line 1: skipped (prose): prose: no comma, not a data row | İşte veriler:",
+        "response 0 line 2: rejected (wrong_separator): fields separated by ; instead of commas | A?;B;+1",
+        "response 0 line 3: rejected (invalid_label): invalid label 'iyi' (expected +1, 1 or -1) | S?,C,iyi",
+        "response 1 line 3: rejected (invalid_label)",
+    ] {
+        assert!(r.stderr.contains(want), "{want}\n{}", r.stderr);
+    }
+}
+
+/// Issue 12, item 6: "cut off at max_tokens (8192)" was printed when the server's context
+/// (4096 tokens) had been the limit.
+#[test]
+fn i12_6_a_cut_at_the_context_size_is_not_blamed_on_max_tokens() {
+    let body = serde_json::json!({
+        "model": "kaira", "message": {"role": "assistant", "content": "A?,iyi,+1\nA?,kötü,-1\nB?,i"},
+        "done": true, "done_reason": "length", "prompt_eval_count": 3000, "eval_count": 1096
+    });
+    let srv = FakeServer::start(vec![json(200, body.to_string())]);
+    let p = project(&srv.base, "      max_tokens: 8192");
+    let r = p.run(&["run", "pipelines/g.yaml"]).ok();
+    assert!(!r.stderr.contains("cut off at max_tokens"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "request 0: the answer was cut off by the server after 1096 answer tokens, before \
+             max_tokens (8192): prompt 3000 + answer 1096 = 4096 tokens, which is the server's \
+             context size"
+        ),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Issue 12, item 7: a 500 whose body echoed the Authorization header, followed by a
+/// success, stored the key in the retry note of two manifests (unit and stage).
+#[test]
+fn i12_7_a_key_echoed_in_an_error_reaches_no_manifest_or_output() {
+    let secret = "sk-echoed-31415926";
+    let srv = FakeServer::with(move |i, seen| {
+        let auth = seen
+            .head
+            .lines()
+            .find(|l| l.to_lowercase().starts_with("authorization"))
+            .unwrap_or("")
+            .to_string();
+        if i < 2 {
+            json(
+                500,
+                serde_json::json!({"error": format!("bad request; headers: {auth}")}).to_string(),
+            )
+        } else {
+            ollama_answer("A?,iyi,+1\nA?,kötü,-1\n", "stop")
+        }
+    });
+    let p = project(&srv.base, "      api_key_env: QA_PIPE_TEST_LLM_KEY_ECHO");
+    let out = p
+        .cmd(&["run", "pipelines/g.yaml", "--json"])
+        .env("QA_PIPE_TEST_LLM_KEY_ECHO", secret)
+        .output()
+        .unwrap();
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("Bearer [redacted]"), "{shown}");
+    assert!(!shown.contains(secret), "{shown}");
+    for (f, text) in store_text(&p) {
+        assert!(!text.contains(secret), "{} holds the key", f.display());
+    }
+}
+
+/// Issue 12, item 9: an empty answer was stored as a success, so a rerun never asked again.
+#[test]
+fn i12_9_an_empty_answer_is_not_cached() {
+    let healed = Arc::new(AtomicBool::new(false));
+    let h = Arc::clone(&healed);
+    let srv = FakeServer::with(move |_, _| {
+        if h.load(Ordering::SeqCst) {
+            ollama_answer("A?,iyi,+1\nA?,kötü,-1\n", "stop")
+        } else {
+            ollama_answer("", "stop")
+        }
+    });
+    let p = project(&srv.base, "");
+    let r = p.run(&["run", "pipelines/g.yaml"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("sent an empty answer"), "{}", r.stderr);
+    healed.store(true, Ordering::SeqCst);
+    let before = srv.hits();
+    let (code, v) = p.run_json(&["pipelines/g.yaml"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(srv.hits() - before, 2, "both requests asked again");
+}
+
+fn prompt_of(seen: &Seen) -> String {
+    seen.body["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Chunked generation: the first wave (pairs / per_request requests) is cached per request,
+/// then requests go one at a time until the clean pairs (deduplicated across requests)
+/// reach the target; topics and seeds vary per request.
+#[test]
+fn chunked_generation_stops_once_enough_clean_pairs_parse() {
+    let srv = FakeServer::with(|_, seen| {
+        let text = match seen.body["options"]["seed"].as_u64() {
+            Some(5 | 6) => "A?,iyi,+1\nA?,kötü,-1\n",
+            Some(7) => "B?,iyi,+1\nB?,kötü,-1\nkısa bir not\n",
+            _ => "C?,iyi,+1\nC?,kötü,-1\n",
+        };
+        ollama_answer(text, "stop")
+    });
+    let p = project(
+        &srv.base,
+        "      pairs: 2\n      per_request: 1\n      topics: [tarih, bilim]",
+    );
+    p.write(
+        "data/prompts/chunk-tr.txt",
+        "{questions} soru, {rows} satır, konu: {topics}\n",
+    );
+    let yaml = pipeline(&srv.base, "      pairs: 2\n      per_request: 1\n      topics: [tarih, bilim]\n      prompt: data/prompts/chunk-tr.txt");
+    p.write("pipelines/g.yaml", &yaml);
+    let r = p.run(&["run", "pipelines/g.yaml"]).ok();
+    assert_eq!(seeds(&srv.seen()), [5, 6, 7]);
+    let prompts: Vec<String> = srv.seen().iter().map(prompt_of).collect();
+    assert!(
+        prompts.contains(&"1 soru, 2 satır, konu: tarih\n".to_string()),
+        "{prompts:?}"
+    );
+    assert!(
+        prompts.contains(&"1 soru, 2 satır, konu: bilim\n".to_string()),
+        "{prompts:?}"
+    );
+    assert!(
+        r.stderr.contains("2 clean pair(s) of 2 asked for after 3 request(s) (2 cached one by one, 1 more): target reached; 4 clean rows"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("duplicate 2"), "{}", r.stderr);
+    // Split by question (chunks have no train/test layout): 2 questions, one each side.
+    let (train, test) = (table(&p, "parse", "train"), table(&p, "parse", "test"));
+    assert_eq!((train.num_rows(), test.num_rows()), (2, 2));
+    let (code, v) = p.run_json(&["pipelines/g.yaml"]);
+    assert_eq!(code, 0);
+    assert!(statuses(&v).iter().all(|(_, s)| s == "cached"), "{v}");
+    assert_eq!(srv.hits(), 3);
+}
+
+#[test]
+fn chunked_generation_stops_when_the_request_budget_is_spent() {
+    let srv = FakeServer::start(vec![ollama_answer("A?,iyi,+1\nA?,kötü,-1\n", "stop")]);
+    let p = project(
+        &srv.base,
+        "      pairs: 3\n      per_request: 2\n      max_requests: 4",
+    );
+    let r = p.run(&["run", "pipelines/g.yaml"]).ok();
+    assert_eq!(srv.hits(), 4);
+    assert!(
+        r.stderr.contains("1 clean pair(s) of 3 asked for after 4 request(s) (2 cached one by one, 2 more): request budget (max_requests 4) spent"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// `constrain: grammar` sends the shipped GBNF as llama.cpp's `grammar`; `json-schema`
+/// sends the shipped schema as Ollama's `format`, and the JSON answer parses.
+#[test]
+fn constrained_output_sends_the_grammar_or_the_schema() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let gbnf = std::fs::read_to_string(format!("{root}/data/prompts/qa-rows.gbnf")).unwrap();
+    let schema =
+        std::fs::read_to_string(format!("{root}/data/prompts/qa-rows.schema.json")).unwrap();
+    let answer = r#"{"satirlar": [{"soru": "A?", "cevap": "iyi", "etiket": 1}, {"soru": "A?", "cevap": "kötü", "etiket": -1}]}"#;
+    let srv = FakeServer::start(vec![ollama_answer(answer, "stop")]);
+    let p = project(&srv.base, "      constrain: grammar");
+    p.write("data/prompts/qa-rows.gbnf", &gbnf);
+    p.write("data/prompts/qa-rows.schema.json", &schema);
+    p.run(&["run", "pipelines/g.yaml", "--only", "generate"])
+        .ok();
+    assert_eq!(srv.seen()[0].body["grammar"], gbnf.as_str());
+    p.write(
+        "pipelines/g.yaml",
+        &pipeline(&srv.base, "      constrain: json-schema"),
+    );
+    p.run(&["run", "pipelines/g.yaml", "--only", "generate", "parse"])
+        .ok();
+    let last = srv.seen().pop().unwrap();
+    assert_eq!(
+        last.body["format"],
+        serde_json::from_str::<serde_json::Value>(&schema).unwrap()
+    );
+    assert!(last.body.get("grammar").is_none());
+    let train = table(&p, "parse", "train");
+    assert_eq!(strings(&train, "answer"), ["iyi", "kötü"]);
 }

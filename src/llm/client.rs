@@ -33,6 +33,17 @@ pub struct ClientConfig {
     /// Extra top-level fields for the request body, for server-specific options such
     /// as llama.cpp's `grammar` (GBNF) or `top_p`. They override the generated ones.
     pub extra: serde_json::Map<String, serde_json::Value>,
+    /// Largest body (or whole stream) read from the server; past it the request fails as
+    /// too large and is not retried.
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: u64,
+}
+
+/// 16 MiB: a streamed 8192-token answer is about 2 MB of events.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+
+fn default_max_response_bytes() -> u64 {
+    DEFAULT_MAX_RESPONSE_BYTES
 }
 
 /// Ceiling for the exponential backoff.
@@ -52,6 +63,7 @@ impl ClientConfig {
             backoff: Duration::from_secs(1),
             api_key_env: None,
             extra: serde_json::Map::new(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 
@@ -101,6 +113,11 @@ impl LlmClient {
         if cfg.model.trim().is_empty() {
             return Err(LlmError::Config("model is empty".to_string()));
         }
+        if cfg.max_response_bytes == 0 {
+            return Err(LlmError::Config(
+                "max_response_bytes must be above zero".to_string(),
+            ));
+        }
         if cfg.timeout.is_zero() {
             return Err(LlmError::Config("timeout must be above zero".to_string()));
         }
@@ -147,8 +164,25 @@ impl LlmClient {
         }
         let start = Instant::now();
         let mut history = Vec::new();
+        let secret = key.as_deref();
         for attempt in 0..=self.cfg.retries {
-            match self.attempt(&body, key.as_deref()) {
+            // Whatever the server says is redacted before anyone sees it: a server may
+            // echo the Authorization header in an error body or even in an answer.
+            let result = self
+                .attempt(&body, secret)
+                .map_err(|f| f.redacted(secret))
+                .and_then(|mut c| {
+                    if let Some(k) = secret {
+                        c.text = super::error::redact(&c.text, k);
+                        c.model = c.model.map(|m| super::error::redact(&m, k));
+                    }
+                    if c.text.trim().is_empty() {
+                        Err(Failure::EmptyAnswer)
+                    } else {
+                        Ok(c)
+                    }
+                });
+            match result {
                 Ok(completion) => {
                     return Ok(Generation {
                         completion,
@@ -166,7 +200,9 @@ impl LlmClient {
                             history,
                         });
                     }
-                    let wait = self.cfg.backoff_for(attempt);
+                    let wait = failure
+                        .retry_after()
+                        .unwrap_or_else(|| self.cfg.backoff_for(attempt));
                     on_retry(attempt + 1, &failure, wait);
                     history.push(failure);
                     std::thread::sleep(wait);
@@ -197,24 +233,43 @@ impl LlmClient {
         let mut resp = req.send_json(body).map_err(|e| self.transport_failure(e))?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
-            let text = resp.body_mut().read_to_string().unwrap_or_default();
-            return Err(Failure::Status {
-                code: status,
-                body: wire::snippet(&text),
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(Duration::from_secs_f64);
+            // Only the start of an error body is shown; do not read more than that.
+            let text = resp
+                .body_mut()
+                .with_config()
+                .limit(64 * 1024)
+                .read_to_string()
+                .unwrap_or_default();
+            let body = wire::snippet(&text);
+            return Err(if status == 429 {
+                Failure::RateLimited { retry_after, body }
+            } else {
+                Failure::Status { code: status, body }
             });
         }
+        let cap = self.cfg.max_response_bytes;
         let result = if self.cfg.stream {
-            let reader = BufReader::new(resp.into_body().into_reader());
+            let reader = BufReader::new(wire::Capped::new(resp.into_body().into_reader(), cap));
             wire::decode_stream(self.cfg.api, reader)
         } else {
             let text = resp
                 .body_mut()
                 .with_config()
-                .limit(64 * 1024 * 1024)
+                .limit(cap)
                 .read_to_string()
-                .map_err(|e| match self.transport_failure(e) {
-                    Failure::Unreachable(why) => Failure::StreamDropped(why),
-                    other => other,
+                .map_err(|e| match e {
+                    ureq::Error::BodyExceedsLimit(_) => Failure::TooLarge(cap),
+                    e => match self.transport_failure(e) {
+                        Failure::Unreachable(why) => Failure::StreamDropped(why),
+                        other => other,
+                    },
                 })?;
             wire::decode_body(self.cfg.api, &text)
         };

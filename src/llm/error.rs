@@ -18,7 +18,19 @@ pub enum Failure {
     StreamDropped(String),
     /// The server answered with an `{"error": ...}` object.
     ServerError(String),
+    /// HTTP 429; `retry_after` is the server's `Retry-After`, when it sent one in seconds.
+    RateLimited {
+        retry_after: Option<Duration>,
+        body: String,
+    },
+    /// The body or stream grew past `max_response_bytes`; reading stopped there.
+    TooLarge(u64),
+    /// A well-formed answer with no text: never a success, so never cached.
+    EmptyAnswer,
 }
+
+/// Longest `Retry-After` that is waited for; a server asking for more is given up on.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 impl Failure {
     /// Client errors (bad model name, wrong route, missing key) do not heal by retrying;
@@ -27,7 +39,45 @@ impl Failure {
     pub fn is_retryable(&self) -> bool {
         match self {
             Failure::Status { code, .. } => !(400..500).contains(code) || matches!(code, 408 | 429),
+            Failure::RateLimited {
+                retry_after: Some(t),
+                ..
+            } => *t <= MAX_RETRY_AFTER,
+            // The same request would grow past the cap again.
+            Failure::TooLarge(_) => false,
             _ => true,
+        }
+    }
+
+    /// How long to wait before retrying, when the server said (`Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Failure::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The failure with every occurrence of `secret` (the API key) in the server's text
+    /// replaced by `[redacted]`: a server may echo the Authorization header back.
+    pub fn redacted(self, secret: Option<&str>) -> Failure {
+        let Some(secret) = secret.filter(|s| !s.is_empty()) else {
+            return self;
+        };
+        let r = |s: String| redact(&s, secret);
+        match self {
+            Failure::Unreachable(s) => Failure::Unreachable(r(s)),
+            Failure::Status { code, body } => Failure::Status {
+                code,
+                body: r(body),
+            },
+            Failure::Malformed(s) => Failure::Malformed(r(s)),
+            Failure::StreamDropped(s) => Failure::StreamDropped(r(s)),
+            Failure::ServerError(s) => Failure::ServerError(r(s)),
+            Failure::RateLimited { retry_after, body } => Failure::RateLimited {
+                retry_after,
+                body: r(body),
+            },
+            other => other,
         }
     }
 
@@ -55,8 +105,32 @@ impl Failure {
                 "check that `api` matches the server, or try `stream: false`"
             }
             Failure::ServerError(_) => "see the server's log",
+            Failure::RateLimited { .. } => {
+                "the server is rate limiting: lower the request rate (`-j 1`) or try again later"
+            }
+            Failure::TooLarge(_) => {
+                "raise `max_response_bytes` if the answer is meant to be that long, or lower \
+                 `max_tokens`; not retried"
+            }
+            Failure::EmptyAnswer => {
+                "check the prompt, `max_tokens` and the model; an empty answer is never cached"
+            }
         }
     }
+}
+
+/// `text` with every occurrence of `secret`, also JSON-escaped, replaced by `[redacted]`.
+pub fn redact(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return text.to_string();
+    }
+    let mut out = text.replace(secret, "[redacted]");
+    let escaped = serde_json::to_string(secret).unwrap_or_default();
+    let escaped = escaped.trim_matches('"');
+    if escaped != secret && !escaped.is_empty() {
+        out = out.replace(escaped, "[redacted]");
+    }
+    out
 }
 
 impl fmt::Display for Failure {
@@ -69,6 +143,21 @@ impl fmt::Display for Failure {
             Failure::Malformed(why) => write!(f, "sent a malformed response ({why})"),
             Failure::StreamDropped(why) => write!(f, "dropped the stream ({why})"),
             Failure::ServerError(msg) => write!(f, "reported an error: {msg}"),
+            Failure::RateLimited { retry_after, body } => {
+                write!(f, "rate limited the request (HTTP 429")?;
+                if !body.is_empty() {
+                    write!(f, ": {body}")?;
+                }
+                match retry_after {
+                    Some(t) => write!(f, "; Retry-After {} s)", t.as_secs_f64()),
+                    None => write!(f, ")"),
+                }
+            }
+            Failure::TooLarge(limit) => write!(
+                f,
+                "sent a response that was too large (over max_response_bytes = {limit} bytes)"
+            ),
+            Failure::EmptyAnswer => write!(f, "sent an empty answer"),
         }
     }
 }

@@ -47,7 +47,21 @@ impl LineScanner {
         LineScanner { in_think }
     }
 
+    /// Classify `raw`, stripping a number marker (`1. `, `12) `) only when it is part of a
+    /// numbered list (see [`numbered_list_lines`]).
     pub fn classify(&mut self, raw: &str) -> Classified {
+        self.classify_in(raw, false)
+    }
+
+    /// Whether the next line starts inside a `<think>` block.
+    pub fn in_think(&self) -> bool {
+        self.in_think
+    }
+
+    /// Classify `raw`; `numbered_list` says whether its `N. ` / `N) ` prefix is a list
+    /// marker (the lines around it are numbered in sequence) rather than part of the
+    /// question (`2. Dünya Savaşı ...`, `19. yüzyıl ...`, `3. Selim ...`).
+    pub fn classify_in(&mut self, raw: &str, numbered_list: bool) -> Classified {
         let (content, had_think) = self.strip_think(raw);
         let mut t = content.trim().trim_start_matches('\u{feff}').trim();
         if t.is_empty() {
@@ -60,10 +74,10 @@ impl LineScanner {
         if t.starts_with("```") || t.starts_with("~~~") {
             return Classified::Skip(SkipReason::CodeFence);
         }
-        t = strip_list_marker(t);
+        t = strip_list_marker(t, numbered_list);
         let fields = match split_fields(t) {
             Ok(f) => f,
-            Err(()) => return Classified::Reject(RejectReason::UnterminatedQuote),
+            Err(reason) => return Classified::Reject(reason),
         };
         if fields.len() == 1 {
             return classify_commaless(t);
@@ -162,27 +176,77 @@ fn classify_commaless(t: &str) -> Classified {
     Classified::Skip(SkipReason::Prose)
 }
 
-/// `1. `, `12) `, `- `, `* `, `• ` before the row. The marker must be followed by
-/// whitespace, so `1.5 nedir?` keeps its number.
-fn strip_list_marker(t: &str) -> &str {
-    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
-    let after =
-        if (1..=4).contains(&digits) && matches!(t.as_bytes().get(digits), Some(b'.' | b')')) {
-            &t[digits + 1..]
-        } else if let Some(rest) = t.strip_prefix(['-', '*', '•']) {
+/// `- `, `* `, `• ` before the row, and `1. `, `12) ` when `numbered_list` says the number
+/// is a list marker or when the text after it opens a quoted field (a quote only opens at
+/// a field's start, so the number cannot belong to the question). The marker must be
+/// followed by whitespace, so `1.5 nedir?` and `-1 nedir?` keep their numbers.
+fn strip_list_marker(t: &str, numbered_list: bool) -> &str {
+    if let Some((_, rest)) = number_marker(t) {
+        return if numbered_list || rest.starts_with('"') {
             rest
         } else {
-            return t;
+            t
         };
-    if after.starts_with(char::is_whitespace) {
-        after.trim_start()
-    } else {
-        t
+    }
+    match t.strip_prefix(['-', '*', '•']) {
+        Some(rest) if rest.starts_with(char::is_whitespace) => rest.trim_start(),
+        _ => t,
     }
 }
 
-/// Split on commas outside quotes. `Err` for a quote that never closes.
-fn split_fields(t: &str) -> Result<Vec<String>, ()> {
+/// `N. ` or `N) ` (1 to 4 digits, then whitespace) at the start of `t`: the number and the
+/// text after the marker.
+pub fn number_marker(t: &str) -> Option<(u32, &str)> {
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    if !(1..=4).contains(&digits) || !matches!(t.as_bytes().get(digits), Some(b'.' | b')')) {
+        return None;
+    }
+    let after = &t[digits + 1..];
+    if !after.starts_with(char::is_whitespace) {
+        return None;
+    }
+    Some((t[..digits].parse().ok()?, after.trim_start()))
+}
+
+/// Which lines' `N. ` prefix is a list marker. Lines that start with one are taken in
+/// order; a run of them numbered n, n+1, n+2, ... is a list when it is at least 3 long,
+/// or when it is `1., 2.` and no other line is numbered. So a numbered list is stripped,
+/// while Turkish ordinals (`2. Dünya Savaşı`, `19. yüzyıl`, `3. Selim`), which repeat for
+/// the +1 and -1 answer of a question and do not count up, stay in the question.
+pub fn numbered_list_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<bool> {
+    let numbers: Vec<Option<u32>> = lines
+        .into_iter()
+        .map(|l| number_marker(l.trim().trim_start_matches('\u{feff}').trim()).map(|m| m.0))
+        .collect();
+    let numbered: Vec<(usize, u32)> = numbers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| n.map(|n| (i, n)))
+        .collect();
+    let mut out = vec![false; numbers.len()];
+    let mut start = 0;
+    while start < numbered.len() {
+        let mut end = start + 1;
+        while end < numbered.len() && numbered[end].1 == numbered[end - 1].1.wrapping_add(1) {
+            end += 1;
+        }
+        let len = end - start;
+        let pair_alone = len == 2 && numbered[start].1 == 1 && numbered.len() == 2;
+        if len >= 3 || pair_alone {
+            for &(i, _) in &numbered[start..end] {
+                out[i] = true;
+            }
+        }
+        start = end;
+    }
+    out
+}
+
+/// Split on commas outside quotes. A quote that never closes, or an odd number of quotes
+/// in an unquoted field (`Türkiye'nin başkenti neresidir?","Ankara",+1`: the row lost its
+/// opening quote), makes the line unusable: guessing where the field was meant to start
+/// would put a stray `"` into a clean row.
+fn split_fields(t: &str) -> Result<Vec<String>, RejectReason> {
     let mut fields = Vec::new();
     let mut chars = t.chars().peekable();
     loop {
@@ -201,7 +265,7 @@ fn split_fields(t: &str) -> Result<Vec<String>, ()> {
             chars.next();
             loop {
                 match chars.next() {
-                    None => return Err(()),
+                    None => return Err(RejectReason::UnterminatedQuote),
                     Some('"') if chars.peek() == Some(&'"') => {
                         chars.next();
                         field.push('"');
@@ -215,12 +279,17 @@ fn split_fields(t: &str) -> Result<Vec<String>, ()> {
         }
         // Unquoted text, or stray text after a closing quote, up to the next comma.
         let mut ended = true;
+        let mut quotes = 0usize;
         for c in chars.by_ref() {
             if c == ',' {
                 ended = false;
                 break;
             }
+            quotes += usize::from(c == '"');
             field.push(c);
+        }
+        if quotes % 2 == 1 {
+            return Err(RejectReason::StrayQuote);
         }
         fields.push(field);
         if ended {
@@ -351,8 +420,20 @@ mod tests {
 
     #[test]
     fn list_markers_are_stripped_but_not_numbers() {
-        assert_eq!(one("1. S?,C,+1"), row("S?", "C", 1));
-        assert_eq!(one("12) S?,C,-1"), row("S?", "C", -1));
+        let listed = |l: &str| LineScanner::default().classify_in(l, true);
+        assert_eq!(listed("1. S?,C,+1"), row("S?", "C", 1));
+        assert_eq!(listed("12) S?,C,-1"), row("S?", "C", -1));
+        // Outside a numbered list the number is part of the question (an ordinal).
+        assert_eq!(one("2. S?,C,+1"), row("2. S?", "C", 1));
+        assert_eq!(
+            numbered_list_lines(["1. a", "x", "2. b", "3. c", "7. d", "7. e", "8. f"]),
+            [true, false, true, true, false, false, false]
+        );
+        assert_eq!(numbered_list_lines(["1. a", "2. b"]), [true, true]);
+        assert_eq!(
+            numbered_list_lines(["1. a", "1. a", "2. b", "2. b"]),
+            [false, false, false, false]
+        );
         assert_eq!(one("- S?,C,+1"), row("S?", "C", 1));
         assert_eq!(one("• S?,C,+1"), row("S?", "C", 1));
         assert_eq!(

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod error;
+pub mod json;
 pub mod line;
 pub mod parse;
 pub mod prompt;
@@ -13,4 +14,4 @@ pub use client::{ClientConfig, Generation, LlmClient};
 pub use error::{Failure, LlmError};
 pub use parse::{parse_responses, ParseOptions, ParseOutcome, QaRow, RawResponse};
 pub use prompt::{render, study_vars, STUDY_TR_TEMPLATE};
-pub use wire::{Api, Completion, Sampling};
+pub use wire::{Api, Completion, Sampling, Usage};

@@ -2,7 +2,9 @@
 //! every other line with the reason it was skipped or rejected.
 //!
 //! Invariant (fuzzed in tests/llm_parse_props.rs): each line of each response, as cut by
-//! [`lines`], ends up in exactly one of `rows`, `rejects`, `skipped`.
+//! [`lines`], ends up in exactly one of `rows`, `rejects`, `skipped`; the one exception is
+//! a line of a JSON answer holding several records (`[{...}, {...}]` on one line), which
+//! gives one row or reject per record.
 //!
 //! After each line is classified ([`super::line`]), rows are checked as a set:
 //! exact duplicates are rejected, then rows are grouped by question (across all
@@ -14,7 +16,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use super::line::{Classified, Fields, LineScanner};
+use super::json;
+use super::line::{numbered_list_lines, Classified, Fields, LineScanner};
 use super::reason::{RejectReason, SkipReason, Split};
 use super::split::{self, question_key, Position, SplitMode};
 
@@ -152,14 +155,80 @@ fn classify_response<'a>(
 ) {
     let all: Vec<&str> = lines(resp.text).collect();
     let last_nonblank = all.iter().rposition(|l| !l.trim().is_empty());
+    let numbered = numbered_list_lines(all.iter().copied());
+    let blocks = json::blocks(&all, |l| {
+        let t = l.trim();
+        t.starts_with("```") || t.starts_with("~~~")
+    });
+    let mut blocks = blocks.into_iter().peekable();
     let mut scanner = LineScanner::for_response(resp.text);
     let mut section = None;
     let mut data_index = 0;
     let first_candidate = candidates.len();
     let mut has_sections = false;
-    for (i, raw) in all.iter().copied().enumerate() {
+    let mut i = 0;
+    while i < all.len() {
+        while blocks.peek().is_some_and(|b| b.start < i) {
+            blocks.next();
+        }
+        if !scanner.in_think() && blocks.peek().is_some_and(|b| b.start == i) {
+            let block = blocks.next().expect("peeked");
+            for (k, raw) in all.iter().copied().enumerate().take(block.end + 1).skip(i) {
+                let skip = |reason| Skipped {
+                    response: r,
+                    line: k + 1,
+                    raw: raw.to_string(),
+                    reason,
+                };
+                let reject = |reason| Reject {
+                    response: r,
+                    line: k + 1,
+                    raw: raw.to_string(),
+                    reason,
+                };
+                if raw.trim().is_empty() {
+                    out.skipped.push(skip(SkipReason::Blank));
+                    continue;
+                }
+                let records = match &block.records {
+                    Err(why) => {
+                        out.rejects.push(reject(RejectReason::Json(why.clone())));
+                        data_index += 1;
+                        continue;
+                    }
+                    Ok(records) => records,
+                };
+                let here: Vec<_> = records.iter().filter(|rec| rec.line == k).collect();
+                if here.is_empty() {
+                    out.skipped.push(skip(SkipReason::Json));
+                }
+                for rec in here {
+                    if rec.section.is_some() {
+                        has_sections = true;
+                    }
+                    match &rec.fields {
+                        Ok(fields) => candidates.push(Candidate {
+                            response: r,
+                            line: k + 1,
+                            raw,
+                            fields: fields.clone(),
+                            pos: Position {
+                                data_index,
+                                section: rec.section.or(section),
+                                response_has_sections: false,
+                            },
+                        }),
+                        Err(why) => out.rejects.push(reject(RejectReason::Json(why.clone()))),
+                    }
+                    data_index += 1;
+                }
+            }
+            i = block.end + 1;
+            continue;
+        }
+        let raw = all[i];
         let line = i + 1;
-        let mut class = scanner.classify(raw);
+        let mut class = scanner.classify_in(raw, numbered[i]);
         // A cut-off answer's last line is suspect even when it parses: "…,-1" cut to
         // "…,-" is rejected anyway, but "…,1 km,+1" cut to "…,1" would look fine.
         if resp.truncated && Some(i) == last_nonblank {
@@ -209,6 +278,7 @@ fn classify_response<'a>(
                 });
             }
         }
+        i += 1;
     }
     for c in &mut candidates[first_candidate..] {
         c.pos.response_has_sections = has_sections;

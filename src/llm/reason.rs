@@ -37,6 +37,8 @@ pub enum SkipReason {
     Comment,
     /// Text with no comma: preambles, explanations, echoed prompt lines.
     Prose,
+    /// A line of a JSON answer holding no record (brackets, a field of a multi-line object).
+    Json,
 }
 
 impl SkipReason {
@@ -50,6 +52,7 @@ impl SkipReason {
             SkipReason::Section(_) => "section",
             SkipReason::Comment => "comment",
             SkipReason::Prose => "prose",
+            SkipReason::Json => "json",
         }
     }
 }
@@ -64,6 +67,7 @@ impl fmt::Display for SkipReason {
             SkipReason::Section(s) => write!(f, "section marker ({})", s.name()),
             SkipReason::Comment => f.write_str("comment"),
             SkipReason::Prose => f.write_str("prose: no comma, not a data row"),
+            SkipReason::Json => f.write_str("part of a JSON answer, no record starts here"),
         }
     }
 }
@@ -80,6 +84,11 @@ pub enum RejectReason {
     /// The last field is not `+1`, `1` or `-1`.
     InvalidLabel(String),
     UnterminatedQuote,
+    /// An odd number of `"` in an unquoted field: a quote lost its partner.
+    StrayQuote,
+    /// Part of a JSON answer (`[{"soru": ..., "cevap": ..., "etiket": ...}]`) that cannot
+    /// be used: the JSON does not parse, or an object lacks a field or a valid label.
+    Json(String),
     /// U+FFFD: bytes the server could not decode; the text is damaged.
     ReplacementChar,
     /// Last line of an answer cut off at the token limit.
@@ -114,6 +123,8 @@ impl RejectReason {
             RejectReason::EmptyAnswer => "empty_answer",
             RejectReason::InvalidLabel(_) => "invalid_label",
             RejectReason::UnterminatedQuote => "unterminated_quote",
+            RejectReason::StrayQuote => "stray_quote",
+            RejectReason::Json(_) => "json",
             RejectReason::ReplacementChar => "replacement_char",
             RejectReason::Truncated => "truncated",
             RejectReason::Duplicate { .. } => "duplicate",
@@ -145,6 +156,10 @@ impl fmt::Display for RejectReason {
             RejectReason::EmptyAnswer => f.write_str("empty answer"),
             RejectReason::InvalidLabel(l) => write!(f, "invalid label '{l}' (expected +1, 1 or -1)"),
             RejectReason::UnterminatedQuote => f.write_str("quoted field without its closing quote"),
+            RejectReason::StrayQuote => {
+                f.write_str("unbalanced quote in an unquoted field (a quote lost its partner)")
+            }
+            RejectReason::Json(why) => write!(f, "JSON answer: {why}"),
             RejectReason::ReplacementChar => {
                 f.write_str("contains U+FFFD (bytes the server could not decode)")
             }

@@ -71,10 +71,11 @@ pub fn assign(mode: &SplitMode, positions: &[Position]) -> Vec<Split> {
     }
 }
 
-/// The key questions are compared by: case, spacing and final punctuation do not make
-/// a question new.
+/// The key questions are compared by: case (folded the Turkish way, see
+/// [`crate::text::turkish_lowercase`]), spacing and final punctuation do not make a
+/// question new.
 pub fn question_key(q: &str) -> String {
-    let lower = q.to_lowercase();
+    let lower = crate::text::turkish_lowercase(q);
     let words: Vec<&str> = lower.split_whitespace().collect();
     words
         .join(" ")

@@ -62,6 +62,33 @@ pub struct Completion {
     pub truncated: bool,
     /// Model name the server reports (may differ from the requested alias).
     pub model: Option<String>,
+    /// Token counts the server reports: `usage` (OpenAI), `prompt_eval_count` /
+    /// `eval_count` (Ollama). They tell a cut at `max_tokens` from a full context.
+    #[serde(default)]
+    pub usage: Option<Usage>,
+}
+
+/// Tokens of the prompt and of the answer, as the server counted them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+impl Usage {
+    /// From an OpenAI `usage` object or an Ollama final chunk.
+    fn from_value(v: &Value) -> Option<Usage> {
+        let u = &v["usage"];
+        let (p, c) = if u.is_object() {
+            (&u["prompt_tokens"], &u["completion_tokens"])
+        } else {
+            (&v["prompt_eval_count"], &v["eval_count"])
+        };
+        Some(Usage {
+            prompt_tokens: p.as_u64()?,
+            completion_tokens: c.as_u64()?,
+        })
+    }
 }
 
 impl Completion {
@@ -72,6 +99,36 @@ impl Completion {
             finish_reason,
             truncated,
             model,
+            usage: None,
+        }
+    }
+
+    fn with_usage(mut self, usage: Option<Usage>) -> Self {
+        self.usage = usage;
+        self
+    }
+
+    /// Why a cut-off answer stopped, in words: at `max_tokens`, or earlier, at the
+    /// server's context size (prompt + answer fill it), which `max_tokens` cannot fix.
+    pub fn cut_off_reason(&self, max_tokens: Option<u32>) -> String {
+        let asked = max_tokens.map_or("the server's default".to_string(), |n| n.to_string());
+        match (self.usage, max_tokens) {
+            (Some(u), Some(max)) if u.completion_tokens >= u64::from(max) => {
+                format!("cut off at max_tokens ({max})")
+            }
+            (Some(u), _) => format!(
+                "cut off by the server after {} answer tokens, before max_tokens ({asked}): \
+                 prompt {} + answer {} = {} tokens, which is the server's context size \
+                 (llama-server -c, Ollama num_ctx); ask for fewer rows per request",
+                u.completion_tokens,
+                u.prompt_tokens,
+                u.completion_tokens,
+                u.prompt_tokens + u.completion_tokens
+            ),
+            (None, _) => format!(
+                "cut off at the token limit (max_tokens {asked}, or the server's context size; \
+                 the server did not say how many tokens it used)"
+            ),
         }
     }
 }
@@ -142,7 +199,8 @@ pub fn decode_body(api: Api, body: &str) -> Result<Completion, Failure> {
                     "non-streamed answer has \"done\": false".to_string(),
                 ));
             }
-            Ok(Completion::new(chunk.text, chunk.done_reason, chunk.model))
+            Ok(Completion::new(chunk.text, chunk.done_reason, chunk.model)
+                .with_usage(Usage::from_value(&v)))
         }
         Api::OpenaiChat => {
             let choice = first_choice(&v)?;
@@ -159,7 +217,8 @@ pub fn decode_body(api: Api, body: &str) -> Result<Completion, Failure> {
                 text,
                 str_field(choice, "finish_reason"),
                 str_field(&v, "model"),
-            ))
+            )
+            .with_usage(Usage::from_value(&v)))
         }
     }
 }
@@ -196,7 +255,9 @@ fn decode_ndjson(api: Api, reader: impl BufRead) -> Result<Completion, Failure> 
         text.push_str(&chunk.text);
         model = chunk.model.or(model);
         if chunk.done {
-            return Ok(Completion::new(text, chunk.done_reason, model));
+            return Ok(
+                Completion::new(text, chunk.done_reason, model).with_usage(Usage::from_value(&v))
+            );
         }
     }
     Err(Failure::StreamDropped(format!(
@@ -208,6 +269,7 @@ fn decode_sse(reader: impl BufRead) -> Result<Completion, Failure> {
     let mut text = String::new();
     let mut model = None;
     let mut finish_reason = None;
+    let mut usage = None;
     let mut events = 0usize;
     for line in reader.lines() {
         let line = line.map_err(|e| read_failure(e, events))?;
@@ -218,7 +280,7 @@ fn decode_sse(reader: impl BufRead) -> Result<Completion, Failure> {
         };
         let data = data.trim();
         if data == "[DONE]" {
-            return Ok(Completion::new(text, finish_reason, model));
+            return Ok(Completion::new(text, finish_reason, model).with_usage(usage));
         }
         let v: Value = serde_json::from_str(data).map_err(|e| {
             Failure::Malformed(format!(
@@ -231,6 +293,9 @@ fn decode_sse(reader: impl BufRead) -> Result<Completion, Failure> {
         events += 1;
         if let Some(m) = str_field(&v, "model") {
             model = Some(m);
+        }
+        if v["usage"].is_object() {
+            usage = Usage::from_value(&v).or(usage);
         }
         // Some servers send a final usage-only event with no choices.
         let Some(choice) = v["choices"].as_array().and_then(|c| c.first()) else {
@@ -324,9 +389,54 @@ fn str_field(v: &Value, key: &str) -> Option<String> {
     v[key].as_str().map(str::to_string)
 }
 
+/// A reader that fails with [`TooLarge`] once more than `cap` bytes came through, so an
+/// endless stream cannot grow without bound.
+pub struct Capped<R> {
+    inner: R,
+    cap: u64,
+    read: u64,
+}
+
+impl<R> Capped<R> {
+    pub fn new(inner: R, cap: u64) -> Self {
+        Capped {
+            inner,
+            cap,
+            read: 0,
+        }
+    }
+}
+
+/// The error [`Capped`] stops with.
+#[derive(Debug)]
+pub struct TooLarge(pub u64);
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "response over {} bytes", self.0)
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+impl<R: std::io::Read> std::io::Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.read >= self.cap {
+            return Err(std::io::Error::other(TooLarge(self.cap)));
+        }
+        let room = (self.cap - self.read).min(buf.len() as u64) as usize;
+        let n = self.inner.read(&mut buf[..room])?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
 /// Map an I/O error while reading a body to a failure; ureq reports its timeouts as
 /// I/O errors wrapping `ureq::Error::Timeout`.
 pub(crate) fn read_failure(e: std::io::Error, events: usize) -> Failure {
+    if let Some(TooLarge(cap)) = e.get_ref().and_then(|r| r.downcast_ref::<TooLarge>()) {
+        return Failure::TooLarge(*cap);
+    }
     if e.kind() == std::io::ErrorKind::TimedOut {
         return Failure::Timeout(std::time::Duration::ZERO);
     }

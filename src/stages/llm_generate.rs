@@ -22,11 +22,12 @@ use serde::{Deserialize, Serialize};
 use super::{build_with, BuildCx, Check, Kind, RunCx, Stage, Unit};
 use crate::cache::{Artifact, Output};
 use crate::error::ConfigError;
+use crate::llm::parse::{parse_responses, ParseOptions, RawResponse};
 use crate::llm::{prompt, Api, ClientConfig, LlmClient, Sampling};
 
 pub const KIND: Kind = Kind {
     name: "llm_generate",
-    version: 1,
+    version: 2,
     summary: "ask a local LLM server for QA rows; keep every raw answer",
     inputs: &[],
     build: build_with::<Params>,
@@ -81,6 +82,52 @@ pub struct Params {
     /// Extra request fields for a server (llama.cpp `grammar`, `top_p`, ...).
     #[serde(default)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+    /// Chunked generation: ask `per_request` questions per request until this many clean
+    /// question pairs (one +1 and one -1 answer each, deduplicated across requests) parse,
+    /// or `max_requests` are spent. Unset: exactly `requests` requests.
+    #[serde(default)]
+    pub pairs: Option<u32>,
+    /// Questions per request in chunked mode; 5 (10 rows) fits a 4096-token context.
+    #[serde(default = "five")]
+    pub per_request: u32,
+    /// Request budget in chunked mode; default four times the requests the target needs.
+    #[serde(default)]
+    pub max_requests: Option<u32>,
+    /// Constrained output: `none`, `grammar` (llama.cpp's GBNF `grammar`, from the file
+    /// `grammar`) or `json-schema` (Ollama's `format`, OpenAI's `response_format`, from the
+    /// file `schema`).
+    #[serde(default)]
+    pub constrain: Constrain,
+    #[serde(default = "default_grammar")]
+    pub grammar: String,
+    #[serde(default = "default_schema")]
+    pub schema: String,
+    /// Largest answer read from the server, in bytes (body or whole stream).
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: u64,
+}
+
+/// How the server is made to answer in the expected shape.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Constrain {
+    #[default]
+    None,
+    Grammar,
+    JsonSchema,
+}
+
+fn five() -> u32 {
+    5
+}
+fn default_grammar() -> String {
+    "data/prompts/qa-rows.gbnf".into()
+}
+fn default_schema() -> String {
+    "data/prompts/qa-rows.schema.json".into()
+}
+fn default_max_response_bytes() -> u64 {
+    crate::llm::client::DEFAULT_MAX_RESPONSE_BYTES
 }
 
 fn default_base_url() -> String {
@@ -127,11 +174,17 @@ struct KeyParams<'a> {
     max_tokens: Option<u32>,
     requests: u32,
     extra: &'a serde_json::Map<String, serde_json::Value>,
+    pairs: Option<u32>,
+    per_request: u32,
+    max_requests: u32,
+    constrain: Constrain,
 }
 
 struct LlmGenerate {
     p: Params,
-    prompt: String,
+    template: String,
+    /// Request fields for `constrain` (`grammar`, `format` or `response_format`).
+    constraint: serde_json::Map<String, serde_json::Value>,
     key_params: serde_json::Value,
 }
 
@@ -140,21 +193,27 @@ impl Check for Params {
         let path = cx.file("prompt", &self.prompt)?;
         let template = std::fs::read_to_string(&path)
             .map_err(|e| cx.error("prompt", format!("cannot read `{}`: {e}", self.prompt)))?;
-        let vars = prompt::study_vars(
-            self.questions,
-            self.train_rows,
-            self.test_rows,
-            &self.topics,
-        );
-        let prompt = prompt::render(&template, &vars).map_err(|e| {
+        prompt::render(&template, &prompt_vars(&self, 0)).map_err(|e| {
             cx.error("prompt", format!("`{}`: {e}", self.prompt))
-                .help("placeholders: {questions}, {train_rows}, {test_rows}, {topics}")
+                .help("placeholders: {questions}, {rows}, {train_rows}, {test_rows}, {topics}")
         })?;
         if self.model.trim().is_empty() {
             return Err(cx.error("model", "model is empty"));
         }
         if self.requests == 0 {
             return Err(cx.error("requests", "ask for at least one request"));
+        }
+        if self.pairs == Some(0) {
+            return Err(cx.error("pairs", "ask for at least one pair"));
+        }
+        if self.per_request == 0 {
+            return Err(cx.error("per_request", "ask for at least one question per request"));
+        }
+        if self.max_requests == Some(0) {
+            return Err(cx.error("max_requests", "the budget must allow one request"));
+        }
+        if self.max_response_bytes == 0 {
+            return Err(cx.error("max_response_bytes", "must be above zero"));
         }
         if !(self.timeout_secs.is_finite() && self.timeout_secs > 0.0) {
             return Err(cx.error("timeout_secs", "must be a positive number of seconds"));
@@ -180,6 +239,33 @@ impl Check for Params {
                 return Err(cx.error("temperature", "must be zero or positive"));
             }
         }
+        let mut constraint = serde_json::Map::new();
+        match self.constrain {
+            Constrain::None => {}
+            Constrain::Grammar => {
+                let path = cx.file("grammar", &self.grammar)?;
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    cx.error("grammar", format!("cannot read `{}`: {e}", self.grammar))
+                })?;
+                constraint.insert("grammar".into(), serde_json::Value::String(text));
+            }
+            Constrain::JsonSchema => {
+                let path = cx.file("schema", &self.schema)?;
+                let schema: serde_json::Value = std::fs::read_to_string(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+                    .map_err(|e| cx.error("schema", format!("`{}`: {e}", self.schema)))?;
+                if self.api == Api::OpenaiChat {
+                    constraint.insert(
+                        "response_format".into(),
+                        serde_json::json!({"type": "json_schema",
+                            "json_schema": {"name": "qa_rows", "schema": schema}}),
+                    );
+                } else {
+                    constraint.insert("format".into(), schema);
+                }
+            }
+        }
         let key = KeyParams {
             api: self.api,
             model: &self.model,
@@ -194,15 +280,56 @@ impl Check for Params {
             max_tokens: self.max_tokens,
             requests: self.requests,
             extra: &self.extra,
+            pairs: self.pairs,
+            per_request: self.per_request,
+            max_requests: budget(&self),
+            constrain: self.constrain,
         };
         let key_params = serde_json::to_value(&key).map_err(|e| ConfigError::new(e.to_string()))?;
         cx.set_canonical(key_params.clone());
         Ok(Box::new(LlmGenerate {
             p: self,
-            prompt,
+            template,
+            constraint,
             key_params,
         }))
     }
+}
+
+/// Requests the target needs if every question parsed.
+fn first_wave(p: &Params) -> u32 {
+    match p.pairs {
+        Some(pairs) => pairs.div_ceil(p.per_request).min(budget(p)),
+        None => p.requests,
+    }
+}
+
+fn budget(p: &Params) -> u32 {
+    match p.pairs {
+        Some(pairs) => p
+            .max_requests
+            .unwrap_or_else(|| pairs.div_ceil(p.per_request).saturating_mul(4)),
+        None => p.requests,
+    }
+}
+
+/// Template values for request `i`. In chunked mode each request asks `per_request`
+/// questions (two rows each) on the i-th topic (cycling), all rows in one block.
+fn prompt_vars(p: &Params, i: u32) -> std::collections::BTreeMap<String, String> {
+    let mut vars = if p.pairs.is_some() {
+        let topic: Vec<String> = if p.topics.is_empty() {
+            Vec::new()
+        } else {
+            vec![p.topics[i as usize % p.topics.len()].clone()]
+        };
+        prompt::study_vars(p.per_request, 2 * p.per_request, 0, &topic)
+    } else {
+        prompt::study_vars(p.questions, p.train_rows, p.test_rows, &p.topics)
+    };
+    let rows = vars["train_rows"].parse::<u32>().unwrap_or(0)
+        + vars["test_rows"].parse::<u32>().unwrap_or(0);
+    vars.insert("rows".into(), rows.to_string());
+    vars
 }
 
 impl LlmGenerate {
@@ -220,9 +347,58 @@ impl LlmGenerate {
         c.retries = p.retries;
         c.backoff = Duration::from_secs_f64(p.backoff_secs);
         c.api_key_env = p.api_key_env.clone();
-        c.extra = p.extra.clone();
+        c.extra = self.constraint.clone();
+        c.extra.extend(p.extra.clone());
+        c.max_response_bytes = p.max_response_bytes;
         Ok(LlmClient::new(c)?)
     }
+
+    fn prompt(&self, request: u32) -> Result<String> {
+        Ok(prompt::render(
+            &self.template,
+            &prompt_vars(&self.p, request),
+        )?)
+    }
+
+    /// One request, with retries; notes go to `cx`.
+    fn ask(&self, request: u32, cx: &RunCx<'_>) -> Result<StoredResponse> {
+        let client = self.client(request)?;
+        let g = client.generate_with(&self.prompt(request)?, |attempt, failure, wait| {
+            cx.warn(format!(
+                "request {request}: attempt {attempt} failed ({failure}); retrying in {:.1} s",
+                wait.as_secs_f64()
+            ))
+        })?;
+        let c = g.completion;
+        if c.truncated {
+            cx.warn(format!(
+                "request {request}: the answer was {}; kept, flagged truncated",
+                c.cut_off_reason(self.p.max_tokens)
+            ));
+        }
+        Ok(StoredResponse {
+            request,
+            seed: client.config().sampling.seed,
+            text: c.text,
+            finish_reason: c.finish_reason,
+            truncated: c.truncated,
+            model: c.model,
+            attempts: g.attempts,
+        })
+    }
+}
+
+/// Clean question pairs the responses give together (duplicates across them count once).
+fn clean_pairs(rows: &[StoredResponse]) -> (usize, String) {
+    let raw: Vec<RawResponse<'_>> = rows
+        .iter()
+        .map(|r| RawResponse {
+            text: &r.text,
+            truncated: r.truncated,
+        })
+        .collect();
+    let out = parse_responses(&raw, &ParseOptions::default());
+    (out.rows.len() / 2, out.summary.one_line())
 }
 
 /// Columns of the `responses` table (one row per request).
@@ -313,7 +489,7 @@ pub fn responses_from_batch(batch: &RecordBatch) -> Result<Vec<StoredResponse>> 
 
 impl Stage for LlmGenerate {
     fn units(&self) -> Vec<Unit> {
-        (0..self.p.requests)
+        (0..first_wave(&self.p))
             .map(|i| {
                 let mut params = self.key_params.clone();
                 params["request"] = serde_json::json!(i);
@@ -329,29 +505,7 @@ impl Stage for LlmGenerate {
         let request = unit.params["request"]
             .as_u64()
             .context("unit without a request index")? as u32;
-        let client = self.client(request)?;
-        let g = client.generate_with(&self.prompt, |attempt, failure, wait| {
-            cx.warn(format!(
-                "request {request}: attempt {attempt} failed ({failure}); retrying in {:.1} s",
-                wait.as_secs_f64()
-            ))
-        })?;
-        let c = g.completion;
-        if c.truncated {
-            cx.warn(format!(
-                "request {request}: the answer was cut off at max_tokens ({}); kept, flagged truncated",
-                self.p.max_tokens.map_or("server default".to_string(), |n| n.to_string())
-            ));
-        }
-        let row = StoredResponse {
-            request,
-            seed: client.config().sampling.seed,
-            text: c.text,
-            finish_reason: c.finish_reason,
-            truncated: c.truncated,
-            model: c.model,
-            attempts: g.attempts,
-        };
+        let row = self.ask(request, cx)?;
         Ok(Output::default().table("responses", responses_to_batch(&[row])?))
     }
 
@@ -366,12 +520,30 @@ impl Stage for LlmGenerate {
             }
         }
         rows.sort_by_key(|r| r.request);
-        if rows.len() != self.p.requests as usize {
-            bail!(
-                "expected {} responses, found {}",
-                self.p.requests,
-                rows.len()
-            );
+        let wave = first_wave(&self.p);
+        if rows.len() != wave as usize {
+            bail!("expected {wave} responses, found {}", rows.len());
+        }
+        if let Some(target) = self.p.pairs {
+            // The first wave is cached per request; requests beyond it are asked one at a
+            // time, only while the clean pairs so far fall short, and stored with the stage.
+            let budget = budget(&self.p);
+            let (mut got, mut summary) = clean_pairs(&rows);
+            let mut next = wave;
+            while got < target as usize && next < budget {
+                rows.push(self.ask(next, cx)?);
+                next += 1;
+                (got, summary) = clean_pairs(&rows);
+            }
+            let why = if got >= target as usize {
+                "target reached".to_string()
+            } else {
+                format!("request budget (max_requests {budget}) spent")
+            };
+            cx.warn(format!(
+                "{got} clean pair(s) of {target} asked for after {next} request(s) ({wave} cached one by one, {} more): {why}; {summary}",
+                next - wave
+            ));
         }
         let empty = rows.iter().filter(|r| r.text.trim().is_empty()).count();
         if empty > 0 {
@@ -386,6 +558,6 @@ impl Stage for LlmGenerate {
         ));
         Ok(Output::default()
             .table("responses", responses_to_batch(&rows)?)
-            .file("prompt.txt", self.prompt.clone().into_bytes()))
+            .file("prompt.txt", self.prompt(0)?.into_bytes()))
     }
 }

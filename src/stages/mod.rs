@@ -8,6 +8,7 @@ mod evaluate;
 pub mod features;
 mod ingest_csv;
 mod llm_generate;
+mod llm_judge;
 mod parse_llm;
 mod plot;
 pub mod qa_table;
@@ -45,6 +46,7 @@ pub static KINDS: &[&Kind] = &[
     &report::KIND,
     &llm_generate::KIND,
     &parse_llm::KIND,
+    &llm_judge::KIND,
 ];
 
 pub fn kind(name: &str) -> Option<&'static Kind> {
@@ -95,6 +97,18 @@ pub trait Stage: Send + Sync {
     /// the stage is a single piece of work done by `run`.
     fn units(&self) -> Vec<Unit> {
         Vec::new()
+    }
+
+    /// Units that depend on the inputs' contents (`llm_judge`: one per distinct input
+    /// row), asked for when the inputs are ready. Default: [`units`](Self::units). A kind
+    /// that overrides it must also give a correct `run` when handed no units (planning
+    /// commands such as `jobs` and `gc` only know `units()`).
+    fn units_with(
+        &self,
+        inputs: &BTreeMap<String, Vec<Arc<Artifact>>>,
+    ) -> anyhow::Result<Vec<Unit>> {
+        let _ = inputs;
+        Ok(self.units())
     }
 
     /// Runs one unit; only called for kinds that return units.

@@ -20,7 +20,7 @@ use crate::llm::split::{Split, SplitMode};
 
 pub const KIND: Kind = Kind {
     name: "parse_llm",
-    version: 1,
+    version: 2,
     summary: "clean raw LLM answers into train/test QA tables and a rejects table",
     inputs: &[Role::one("responses")],
     build: build_with::<Params>,
@@ -119,6 +119,61 @@ fn rejects_batch(out: &ParseOutcome) -> Result<RecordBatch> {
     )?)
 }
 
+/// Lines listed in the error when nothing parses; the rest are counted.
+const MAX_LISTED: usize = 200;
+
+/// `response N line L: kind code: reason | raw` for each rejected or skipped line (blank
+/// lines left out), at most `max` of them.
+fn line_reasons(out: &ParseOutcome, max: usize) -> String {
+    let mut lines: Vec<(usize, usize, String)> = out
+        .rejects
+        .iter()
+        .map(|r| {
+            (
+                r.response,
+                r.line,
+                format!("rejected ({}): {}", r.reason.code(), r.reason),
+                &r.raw,
+            )
+        })
+        .chain(
+            out.skipped
+                .iter()
+                .filter(|s| s.reason != SkipReason::Blank)
+                .map(|s| {
+                    (
+                        s.response,
+                        s.line,
+                        format!("skipped ({}): {}", s.reason.code(), s.reason),
+                        &s.raw,
+                    )
+                }),
+        )
+        .map(|(r, l, why, raw)| {
+            (
+                r,
+                l,
+                format!("  response {r} line {l}: {why} | {}", short(raw)),
+            )
+        })
+        .collect();
+    lines.sort_by_key(|l| (l.0, l.1));
+    let n = lines.len();
+    let mut text: Vec<String> = lines.into_iter().take(max).map(|l| l.2).collect();
+    if n > max {
+        text.push(format!("  ... and {} more lines", n - max));
+    }
+    text.join("\n")
+}
+
+fn short(s: &str) -> String {
+    let s = s.trim();
+    match s.char_indices().nth(100) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
 fn qa_rows(out: &ParseOutcome, split: Split) -> Vec<QaRow> {
     out.rows
         .iter()
@@ -138,6 +193,13 @@ impl Stage for ParseLlm {
         let input = cx.input("responses")?;
         let stored = responses_from_batch(&input.table("responses")?)?;
         let split = self.p.split.clone().unwrap_or_else(|| {
+            if !input.manifest.params["pairs"].is_null() {
+                // Chunked generation asks for no train/test layout: split by question.
+                return SplitMode::Seeded {
+                    test_fraction: 0.5,
+                    seed: 0,
+                };
+            }
             // The generating stage's row count is the study's layout boundary.
             let train_rows = input.manifest.params["train_rows"].as_u64().unwrap_or(100) as usize;
             SplitMode::Layout { train_rows }
@@ -164,12 +226,14 @@ impl Stage for ParseLlm {
             );
         }
         if out.rows.is_empty() {
-            // A failed stage's notes are not shown, so the error carries the summary.
+            // A failed stage stores no artifact and its notes are not shown, so the error
+            // itself carries what the rejects table would have held: every line's reason.
             bail!(
-                "no usable rows in {} answer(s): {}; see the raw answers with `qa-pipe show {} --table responses`",
+                "no usable rows in {} answer(s): {}; see the raw answers with `qa-pipe show {} --table responses`; every line:\n{}",
                 s.responses,
                 s.one_line(),
-                input.manifest.stage
+                input.manifest.stage,
+                line_reasons(&out, MAX_LISTED)
             );
         }
         if self.p.strict && !out.rejects.is_empty() {

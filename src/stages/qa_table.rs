@@ -118,12 +118,10 @@ pub fn from_batch(batch: &RecordBatch) -> Result<(Vec<QaRow>, Vec<u32>)> {
     Ok((rows, g.values().to_vec()))
 }
 
-/// Questions compare equal when they differ only in case, spacing or trailing punctuation.
+/// Questions compare equal when they differ only in case (folded the Turkish way:
+/// `IŞIK` = `ışık`, `İ` = `i`), spacing or trailing punctuation.
 pub fn normalize_question(q: &str) -> String {
-    q.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    crate::text::turkish_lowercase(&q.split_whitespace().collect::<Vec<_>>().join(" "))
         .trim_end_matches(['?', '.', '!', ' '])
         .to_string()
 }

@@ -19,7 +19,7 @@ use crate::error::ConfigError;
 
 pub const KIND: Kind = Kind {
     name: "tfidf",
-    version: 1,
+    version: 2,
     summary: "TF-IDF features [tfidf(q), tfidf(a), 1], fitted on train only",
     inputs: &[Role::one("data")],
     build: build_with::<Params>,
@@ -109,14 +109,15 @@ impl Check for Params {
 impl Tfidf {
     fn params(&self) -> CountVectorizerParams {
         CountVectorizer::params()
-            .convert_to_lowercase(true)
+            // Lowercased beforehand, the Turkish way (see `fold`).
+            .convert_to_lowercase(false)
             .normalize(false)
             .n_gram_range(self.p.ngram[0], self.p.ngram[1])
             .document_frequency(self.p.min_df, self.p.max_df)
     }
 
     fn fit(&self, docs: &[String]) -> Result<Fitted> {
-        let docs = Array1::from(docs.to_vec());
+        let docs = fold(docs);
         let all = self
             .params()
             .fit(&docs)
@@ -175,7 +176,7 @@ impl Tfidf {
     }
 
     fn transform(&self, f: &Fitted, docs: &[String]) -> Result<Vec<SparseRow>> {
-        let counts = f.counter.transform(&Array1::from(docs.to_vec()))?;
+        let counts = f.counter.transform(&fold(docs))?;
         Ok(counts
             .outer_iterator()
             .map(|row| {
@@ -200,6 +201,17 @@ impl Tfidf {
             })
             .collect())
     }
+}
+
+/// Documents lowercased with Turkish dotted and dotless i (`İ` -> `i`, `I` -> `ı`), where
+/// scikit-learn (and linfa's own lowercasing) map `İ` to `i` + U+0307 and `I` to `i`.
+/// A deliberate difference: scikit-learn cuts `İstanbul` into `stanbul` (its `\w` does not
+/// match the combining dot) and makes `IŞIK` and `ışık` two terms; here both are one term.
+/// Text without `İ` or `I` gives scikit-learn's terms and numbers exactly.
+fn fold(docs: &[String]) -> Array1<String> {
+    docs.iter()
+        .map(|d| crate::text::turkish_lowercase(d))
+        .collect()
 }
 
 /// `[q | a | 1]`: answer indices shifted past the question block, the bias last.
@@ -367,6 +379,91 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn check_rows(got: &[SparseRow], want: &[Vec<(u32, f64)>]) {
+        assert_eq!(got.len(), want.len());
+        for ((gi, gv), w) in got.iter().zip(want) {
+            assert_eq!(gi, &w.iter().map(|p| p.0).collect::<Vec<_>>());
+            for (a, b) in gv.iter().zip(w.iter().map(|p| p.1)) {
+                assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+            }
+        }
+    }
+
+    /// tests/fixtures/tfidf/sklearn_turkish.py, scikit-learn 1.9.1, printed:
+    ///
+    /// ```text
+    /// vocabulary ['irmak', 'istanbul', 'işik', 'stanbul', 'zmi', 'ılık', 'ırmak', 'ışık']
+    /// plain vocabulary ['batar', 'büyük', 'doğar', 'güneş', 'güzel', 've', 'şehir', 'şehirler']
+    /// [(1, 0.4020402441612698), (4, 0.5286346066596935), (6, 0.5286346066596935), (7, 0.5286346066596935)]
+    /// [(0, 0.4338160942155483), (2, 0.4338160942155483), (3, 0.6598566429147316), (5, 0.4338160942155483)]
+    /// [(1, 0.7071067811865476), (3, 0.7071067811865476)]
+    /// folded vocabulary ['istanbul', 'izmir', 'ılık', 'ırmak', 'ışık']
+    /// [(0, 0.5178561161676974), (2, 0.680918560398684), (4, 0.5178561161676974)]
+    /// [(0, 0.7071067811865476), (4, 0.7071067811865476)]
+    /// [(1, 0.4472135954999579), (3, 0.8944271909999159)]
+    /// ```
+    ///
+    /// Issue 12 item 3: tokens were lowercased with `to_lowercase`, `İstanbul` becoming
+    /// `i̇stanbul` (with a combining dot) and `IŞIK` becoming `işik`.
+    #[test]
+    #[allow(clippy::approx_constant)] // scikit-learn's printed values, pasted as printed
+    fn i12_3_turkish_tokens_fold_i_unlike_scikit_learn() {
+        let t = stage();
+        // Without İ/I: scikit-learn's terms and weights.
+        let plain = s(&[
+            "Şehirler güzel, şehir büyük",
+            "Güneş doğar ve güneş batar",
+            "büyük güneş",
+        ]);
+        let f = t.fit(&plain).unwrap();
+        let terms = [
+            "batar",
+            "büyük",
+            "doğar",
+            "güneş",
+            "güzel",
+            "ve",
+            "şehir",
+            "şehirler",
+        ];
+        assert_eq!(f.terms, s(&terms));
+        check_rows(
+            &t.transform(&f, &plain).unwrap(),
+            &[
+                vec![
+                    (1, 0.4020402441612698),
+                    (4, 0.5286346066596935),
+                    (6, 0.5286346066596935),
+                    (7, 0.5286346066596935),
+                ],
+                vec![
+                    (0, 0.4338160942155483),
+                    (2, 0.4338160942155483),
+                    (3, 0.6598566429147316),
+                    (5, 0.4338160942155483),
+                ],
+                vec![(1, 0.7071067811865476), (3, 0.7071067811865476)],
+            ],
+        );
+        // With İ/I: not scikit-learn's vocabulary (which holds `stanbul`, `zmi` and both
+        // `işik` and `ışık`), but scikit-learn's numbers on Turkish-lowercased text.
+        let docs = s(&["İstanbul IŞIK ılık", "istanbul ışık", "IRMAK İZMİR ırmak"]);
+        let f = t.fit(&docs).unwrap();
+        assert_eq!(f.terms, s(&["istanbul", "izmir", "ılık", "ırmak", "ışık"]));
+        check_rows(
+            &t.transform(&f, &docs).unwrap(),
+            &[
+                vec![
+                    (0, 0.5178561161676974),
+                    (2, 0.680918560398684),
+                    (4, 0.5178561161676974),
+                ],
+                vec![(0, 0.7071067811865476), (4, 0.7071067811865476)],
+                vec![(1, 0.4472135954999579), (3, 0.8944271909999159)],
+            ],
+        );
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub enum Reply {
     },
     /// Close without answering.
     Close,
+    /// Status, extra header lines (`Retry-After: 2`), JSON body.
+    Headers(u16, Vec<String>, String),
+    /// 200 chunked, `chunk` sent again and again until the client hangs up.
+    Endless { ctype: &'static str, chunk: String },
 }
 
 /// A request as the server saw it.
@@ -161,6 +165,21 @@ fn respond(mut conn: TcpStream, reply: Reply) {
             thread::sleep(wait);
         }
         Reply::Close => {}
+        Reply::Headers(code, headers, body) => {
+            let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+        Reply::Endless { ctype, chunk } => {
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            );
+            while write!(conn, "{:x}\r\n{chunk}\r\n", chunk.len()).is_ok() {}
+        }
     }
 }
 
