@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::cache::Miss;
-use crate::hash::Material;
+use crate::hash::{Key, Material};
 
 /// Human reasons, most specific first. `upstream` names the stage behind each input key.
 pub fn reasons(
     prev: Option<&Material>,
     cur: &Material,
     miss: Option<&Miss>,
-    upstream: &BTreeMap<String, String>,
+    upstream: &BTreeMap<Key, String>,
 ) -> Vec<String> {
     let mut out = Vec::new();
     match prev {
@@ -50,7 +50,7 @@ pub fn reasons(
                             upstream
                                 .get(k)
                                 .cloned()
-                                .unwrap_or_else(|| k[..8].to_string())
+                                .unwrap_or_else(|| k.short().to_string())
                         })
                         .collect();
                     if changed.is_empty() {

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::explain;
+use crate::hash::Key;
 
 use super::{key_names, load_state, Project};
 
@@ -13,7 +14,7 @@ use super::{key_names, load_state, Project};
 struct Row {
     stage: String,
     kind: String,
-    key: String,
+    key: Key,
     fresh: bool,
     reasons: Vec<String>,
 }
@@ -24,21 +25,27 @@ pub fn status(
     vars: &[String],
     json: bool,
 ) -> Result<()> {
-    let (plan, cache, materials) = project.open(pipeline, vars)?;
-    let prev = load_state(&cache, &plan);
-    let names = key_names(&plan, &materials);
+    let (kp, cache) = project.open(pipeline, vars)?;
+    let plan = &kp.plan;
+    let prev = load_state(&cache, plan);
+    let names = key_names(&kp);
     let mut rows = Vec::new();
     let mut stale = vec![false; plan.nodes.len()];
     for &i in &plan.order {
         let node = &plan.nodes[i];
-        let key = materials[i].key();
-        let (fresh, reasons) = match cache.lookup(&key) {
+        let key = kp.key(i).clone();
+        let (fresh, reasons) = match cache.lookup(key.as_str()) {
             Ok(_) => (true, Vec::new()),
             Err(miss) => {
                 stale[i] = true;
                 (
                     false,
-                    explain::reasons(prev.get(&node.name), &materials[i], Some(&miss), &names),
+                    explain::reasons(
+                        prev.get(&node.name),
+                        &kp.stages[i].material,
+                        Some(&miss),
+                        &names,
+                    ),
                 )
             }
         };
