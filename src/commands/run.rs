@@ -77,6 +77,11 @@ pub fn run(
             .map(|n| n.get())
             .unwrap_or(1)
     });
+    // Work inside a task (t-SNE, checksums of large files) runs on rayon's global pool:
+    // sized like the scheduler's workers. Only the first call in a process takes effect.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .build_global();
     let opts = Options {
         jobs,
         modes,
