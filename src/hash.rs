@@ -22,6 +22,11 @@ impl Key {
         &self.0
     }
 
+    /// A key from its text (as stored in manifests and state files).
+    pub fn from_hex(text: &str) -> Key {
+        Key(text.to_string())
+    }
+
     /// The first 8 digits, for messages.
     pub fn short(&self) -> &str {
         &self.0[..8.min(self.0.len())]

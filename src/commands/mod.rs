@@ -16,7 +16,7 @@ use crate::cli::{Cli, Command};
 use crate::config;
 use crate::error::{Error, Result};
 use crate::graph::{self, Plan};
-use crate::hash::{FileHashes, Key, Material};
+use crate::hash::{FileHashes, Material};
 use crate::keyed::KeyedPlan;
 use crate::progress::{Bars, Lines, Progress, Quiet};
 
@@ -189,14 +189,4 @@ pub fn stage_index(plan: &Plan, name: &str) -> Result<usize> {
             names.join(", ")
         ))
     })
-}
-
-/// For each input key, the name of the stage that produces it (for "upstream changed").
-pub fn key_names(kp: &KeyedPlan) -> BTreeMap<Key, String> {
-    kp.plan
-        .nodes
-        .iter()
-        .zip(&kp.stages)
-        .map(|(n, s)| (s.key.clone(), n.name.clone()))
-        .collect()
 }

@@ -8,7 +8,7 @@ use crate::explain;
 use crate::outcome::{StageResult, Status};
 use crate::scheduler::{self, Mode, Options};
 
-use super::{key_names, load_state, stage_index, Project};
+use super::{load_state, stage_index, Project};
 
 #[allow(clippy::too_many_arguments)]
 pub fn run(
@@ -56,7 +56,6 @@ pub fn run(
     let kp = project.keyed(plan, &cache)?;
     let plan = &kp.plan;
     let prev = load_state(&cache, plan);
-    let names = key_names(&kp);
     if project.verbose && !project.quiet {
         for &i in &plan.order {
             if modes[i] != Mode::Skip {
@@ -65,7 +64,7 @@ pub fn run(
                         prev.get(&plan.nodes[i].name),
                         &kp.stages[i].material,
                         Some(&miss),
-                        &names,
+                        &explain::upstream_names(plan, i),
                     );
                     eprintln!("{:>8} {}: {}", "stale", plan.nodes[i].name, why.join("; "));
                 }
