@@ -5,58 +5,68 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::cache::Miss;
+use crate::graph::Plan;
 use crate::hash::Material;
 
-/// Human reasons, most specific first. `upstream` names the stage behind each input key.
+/// Human reasons, most specific first, each once. `upstream` names, per input role, the
+/// stages this stage reads now, in the order of `cur.inputs` (by position, not by key: two
+/// stages with the same key are still two stages).
 pub fn reasons(
     prev: Option<&Material>,
     cur: &Material,
     miss: Option<&Miss>,
-    upstream: &BTreeMap<String, String>,
+    upstream: &BTreeMap<String, Vec<String>>,
 ) -> Vec<String> {
     let mut out = Vec::new();
     match prev {
         None => out.push("not run before in this pipeline".to_string()),
         Some(p) => {
             if p.kind != cur.kind {
+                // Another kind's params and files are not comparable: the kind is the news.
                 out.push(format!("kind changed from `{}` to `{}`", p.kind, cur.kind));
-            } else if p.version != cur.version {
-                out.push(format!(
-                    "kind `{}` version bumped from {} to {}",
-                    cur.kind, p.version, cur.version
-                ));
-            }
-            diff_params("", &p.params, &cur.params, &mut out);
-            for (path, hash) in &cur.files {
-                match p.files.get(path) {
-                    None => out.push(format!("reads new file {path}")),
-                    Some(h) if h != hash => out.push(format!("input file {path} changed")),
-                    _ => {}
+            } else {
+                if p.version != cur.version {
+                    out.push(format!(
+                        "kind `{}` version bumped from {} to {}",
+                        cur.kind, p.version, cur.version
+                    ));
                 }
-            }
-            for path in p.files.keys().filter(|k| !cur.files.contains_key(*k)) {
-                out.push(format!("no longer reads {path}"));
+                diff_params("", &p.params, &cur.params, &mut out);
+                for (path, hash) in &cur.files {
+                    match p.files.get(path) {
+                        None => out.push(format!("reads new file {path}")),
+                        Some(h) if h != hash => out.push(format!("input file {path} changed")),
+                        _ => {}
+                    }
+                }
+                for path in p.files.keys().filter(|k| !cur.files.contains_key(*k)) {
+                    out.push(format!("no longer reads {path}"));
+                }
             }
             let roles: std::collections::BTreeSet<&String> =
                 p.inputs.keys().chain(cur.inputs.keys()).collect();
             for role in roles {
                 let (a, b) = (p.inputs.get(role), cur.inputs.get(role));
                 if a != b {
+                    let names = upstream.get(role.as_str());
                     let changed: Vec<String> = b
                         .into_iter()
                         .flatten()
-                        .filter(|k| !a.is_some_and(|a| a.contains(k)))
-                        .map(|k| {
-                            upstream
-                                .get(k)
+                        .enumerate()
+                        .filter(|(_, k)| !a.is_some_and(|a| a.contains(k)))
+                        .map(|(n, k)| {
+                            names
+                                .and_then(|v| v.get(n))
                                 .cloned()
-                                .unwrap_or_else(|| k[..8].to_string())
+                                .unwrap_or_else(|| k.short().to_string())
                         })
                         .collect();
                     if changed.is_empty() {
                         out.push(format!("input `{role}` changed"));
                     } else {
-                        out.push(format!("upstream stage `{}` changed", changed.join("`, `")));
+                        for name in changed {
+                            out.push(format!("upstream stage `{name}` changed"));
+                        }
                     }
                 }
             }
@@ -67,7 +77,22 @@ pub fn reasons(
             out.push(m.to_string());
         }
     }
+    // A stage read under several roles (a plot's `curves` and `size`) changes once.
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|r| seen.insert(r.clone()));
     out
+}
+
+/// Per input role, the names of the stages `node` reads, in order: what [`reasons`] names.
+pub fn upstream_names(plan: &Plan, node: usize) -> BTreeMap<String, Vec<String>> {
+    plan.nodes[node]
+        .inputs
+        .iter()
+        .map(|(role, ups)| {
+            let names = ups.iter().map(|&u| plan.nodes[u].name.clone()).collect();
+            (role.clone(), names)
+        })
+        .collect()
 }
 
 fn diff_params(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
@@ -116,6 +141,7 @@ fn short(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::Key;
 
     fn mat(params: Value) -> Material {
         Material {
@@ -136,6 +162,39 @@ mod tests {
             r,
             vec!["param `adam.lr` changed from 0.001 to 0.01".to_string()]
         );
+    }
+
+    #[test]
+    fn an_upstream_stage_read_under_several_roles_is_named_once() {
+        // A plot reads `optimizers` as `curves` and as `size`: one reason, by stage name.
+        let mut a = mat(Value::Null);
+        a.inputs = [
+            ("curves".to_string(), vec![Key::from_hex("a1")]),
+            (
+                "size".to_string(),
+                vec![Key::from_hex("b2"), Key::from_hex("a1")],
+            ),
+        ]
+        .into();
+        let mut b = a.clone();
+        b.inputs = [
+            ("curves".to_string(), vec![Key::from_hex("c3")]),
+            (
+                "size".to_string(),
+                vec![Key::from_hex("b2"), Key::from_hex("c3")],
+            ),
+        ]
+        .into();
+        let names: BTreeMap<String, Vec<String>> = [
+            ("curves".to_string(), vec!["optimizers".to_string()]),
+            (
+                "size".to_string(),
+                vec!["size_25".to_string(), "optimizers".to_string()],
+            ),
+        ]
+        .into();
+        let r = reasons(Some(&a), &b, Some(&Miss::Missing), &names);
+        assert_eq!(r, vec!["upstream stage `optimizers` changed".to_string()]);
     }
 
     #[test]

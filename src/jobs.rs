@@ -3,7 +3,6 @@
 //! Slurm job array per wave) can run them one process at a time against a shared store.
 //! Knows nothing about what stages compute.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,75 +11,73 @@ use anyhow::{anyhow, Result};
 use serde::Serialize;
 
 use crate::cache::{Artifact, Cache};
-use crate::executor::{combine, compute_unit};
-use crate::graph::Plan;
-use crate::hash::Material;
-use crate::stages::Unit;
+use crate::executor::{combine, compute_unit, Inputs};
+use crate::hash::Key;
+use crate::keyed::KeyedPlan;
 
 /// One job: a unit of a stage, or the stage itself (which combines its units, if any).
 #[derive(Debug, Clone, Serialize)]
 pub struct Job {
-    pub key: String,
+    pub key: Key,
     pub stage: String,
-    /// The unit (listed by its id, `adam/seed=42`), or `None` for the stage job.
-    #[serde(serialize_with = "unit_id")]
-    pub unit: Option<Unit>,
+    /// The unit's id (`adam/seed=42`), or `None` for the stage job.
+    pub unit: Option<String>,
     /// Keys that must be in the store before this job can run.
-    pub needs: Vec<String>,
+    pub needs: Vec<Key>,
     /// 0 for jobs that need nothing; otherwise one more than the highest wave they need.
     /// All jobs of one wave can run at the same time.
     pub wave: usize,
     #[serde(skip)]
     node: usize,
-}
-
-fn unit_id<S: serde::Serializer>(unit: &Option<Unit>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_some(&unit.as_ref().map(|u| &u.id))
+    /// The unit's index in the stage's units.
+    #[serde(skip)]
+    unit_index: Option<usize>,
 }
 
 impl Job {
     /// `stage` or `stage/unit`.
     pub fn name(&self) -> String {
         match &self.unit {
-            Some(u) => format!("{}/{}", self.stage, u.id),
+            Some(u) => format!("{}/{u}", self.stage),
             None => self.stage.clone(),
         }
     }
 }
 
-/// Every job of `plan`, units before their stage, in topological order of stages.
-pub fn jobs(plan: &Plan, materials: &[Material]) -> Vec<Job> {
+/// Every job of the plan, units before their stage, in topological order of stages.
+pub fn jobs(kp: &KeyedPlan) -> Vec<Job> {
+    let plan = &kp.plan;
     let mut stage_wave = vec![0usize; plan.nodes.len()];
     let mut out = Vec::new();
     for &i in &plan.order {
         let node = &plan.nodes[i];
-        let mut ups: Vec<usize> = node.inputs.values().flatten().copied().collect();
-        ups.sort_unstable();
-        ups.dedup();
-        let upstream_keys: Vec<String> = ups.iter().map(|&u| materials[u].key()).collect();
+        let ups = kp.upstream(i);
+        let upstream_keys: Vec<Key> = ups.iter().map(|&u| kp.key(u).clone()).collect();
         let first = ups.iter().map(|&u| stage_wave[u] + 1).max().unwrap_or(0);
-        let units = node.stage.units();
+        let units = &kp.stages[i].units;
         let mut needs = upstream_keys.clone();
-        for u in &units {
-            let key = materials[i].unit_key(&u.params);
-            needs.push(key.clone());
+        needs.reserve(units.len());
+        for (n, u) in units.iter().enumerate() {
+            needs.push(u.key.clone());
             out.push(Job {
-                key,
+                key: u.key.clone(),
                 stage: node.name.clone(),
-                unit: Some(u.clone()),
+                unit: Some(u.unit.id.clone()),
                 needs: upstream_keys.clone(),
                 wave: first,
                 node: i,
+                unit_index: Some(n),
             });
         }
         stage_wave[i] = if units.is_empty() { first } else { first + 1 };
         out.push(Job {
-            key: materials[i].key(),
+            key: kp.key(i).clone(),
             stage: node.name.clone(),
             unit: None,
             needs,
             wave: stage_wave[i],
             node: i,
+            unit_index: None,
         });
     }
     out
@@ -98,56 +95,47 @@ pub enum Executed {
 /// its output is published there. No store lock is taken: publishing is an atomic rename
 /// and a writer that loses a race keeps the winner's artifact, so many `exec`s may share
 /// one store.
-pub fn exec(
-    plan: &Plan,
-    materials: &[Material],
-    cache: &Cache,
-    root: &Path,
-    job: &Job,
-) -> Result<Executed> {
-    if cache.lookup(&job.key).is_ok() {
+pub fn exec(kp: &KeyedPlan, cache: &Cache, root: &Path, job: &Job) -> Result<Executed> {
+    if cache.lookup(job.key.as_str()).is_ok() {
         return Ok(Executed::Cached);
     }
     let start = Instant::now();
     let i = job.node;
-    let node = &plan.nodes[i];
-    let fetch = |key: &str, what: &str| -> Result<Arc<Artifact>> {
-        cache.lookup(key).map(Arc::new).map_err(|miss| {
+    let node = kp.node(i);
+    let fetch = |key: &Key, what: &str| -> Result<Arc<Artifact>> {
+        cache.lookup(key.as_str()).map(Arc::new).map_err(|miss| {
             anyhow!(
                 "{what} ({key}) is not usable in the store: {miss}. Run `qa-pipe exec {key}` \
                  first; `qa-pipe jobs` lists every job with what it needs"
             )
         })
     };
-    let mut inputs = BTreeMap::new();
+    let mut inputs = Inputs::new();
     for (role, ups) in &node.inputs {
         let arts = ups
             .iter()
             .map(|&u| {
-                let up = &plan.nodes[u].name;
+                let up = &kp.node(u).name;
                 let what = format!("input `{role}` of `{}`: stage `{up}`", node.name);
-                fetch(&materials[u].key(), &what)
+                fetch(kp.key(u), &what)
             })
             .collect::<Result<Vec<_>>>()?;
         inputs.insert(role.clone(), arts);
     }
-    match &job.unit {
-        Some(unit) => {
-            compute_unit(plan, materials, cache, root, i, unit, &inputs, false)?;
+    match job.unit_index {
+        Some(u) => {
+            compute_unit(kp, cache, root, i, &kp.stages[i].units[u], &inputs, false)?;
         }
         None => {
-            let units = node
-                .stage
-                .units()
+            let units = kp.stages[i]
+                .units
                 .iter()
                 .map(|u| {
-                    let what = format!("unit `{}` of stage `{}`", u.id, node.name);
-                    fetch(&materials[i].unit_key(&u.params), &what)
+                    let what = format!("unit `{}` of stage `{}`", u.unit.id, node.name);
+                    fetch(&u.key, &what)
                 })
                 .collect::<Result<Vec<_>>>()?;
-            combine(
-                plan, materials, cache, root, i, &inputs, &units, start, false,
-            )?;
+            combine(kp, cache, root, i, &inputs, &units, start, false)?;
         }
     }
     Ok(Executed::Ran)

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::executor::Status;
+use crate::outcome::Status;
 
 pub enum Event<'a> {
     Start {

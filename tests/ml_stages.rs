@@ -160,13 +160,47 @@ fn adding_a_seed_or_a_cell_computes_only_the_new_units() {
     };
     assert_eq!(stage("train")["units_run"], 3, "{v}"); // one new seed x 3 optimizers
     assert_eq!(stage("train")["units_total"], 9);
-    assert_eq!(stage("grid")["units_run"], 2, "{v}"); // lr 0.001 x 2 hidden sizes
+    assert_eq!(stage("grid")["units_run"], 4, "{v}"); // lr 0.001 x 2 hidden sizes x 2 seeds
     let after = table(&p, "train", "runs");
     // The old runs' numbers are the cached ones, identical.
     let old: Vec<f64> = f64s(&before, "test_mse");
     let new: Vec<f64> = f64s(&after, "test_mse");
     assert_eq!(&new[0..2], &old[0..2]);
     assert_eq!(&new[3..5], &old[2..4]);
+}
+
+/// Issue 15, item 13: a sweep cell was one unit holding all its seeds, so adding a seed
+/// recomputed every cell. Now each (cell, seed) is a unit: only the new seed's runs train,
+/// and the old runs keep their cached numbers.
+#[test]
+fn adding_a_seed_to_a_sweep_computes_only_the_new_cell_seed_units() {
+    let p = project();
+    p.run(&["run", "pipelines/ml.yaml"]).ok();
+    let before = table(&p, "grid", "sweep");
+    p.write(
+        "pipelines/ml.yaml",
+        &PIPELINE.replace(
+            "lr: [0.1, 0.01]}\n      seeds: [1, 2]",
+            "lr: [0.1, 0.01]}\n      seeds: [1, 2, 3]",
+        ),
+    );
+    let (code, v) = p.run_json(&["pipelines/ml.yaml"]);
+    assert_eq!(code, 0, "{v}");
+    let grid = v["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "grid")
+        .unwrap();
+    assert_eq!(grid["status"], "ran", "{v}");
+    assert_eq!(grid["units_total"], 12, "{v}"); // 4 cells x 3 seeds
+    assert_eq!(grid["units_run"], 4, "{v}"); // seed 3 of each cell
+    let after = table(&p, "grid", "sweep");
+    let (old, new) = (f64s(&before, "test_mse"), f64s(&after, "test_mse"));
+    // Rows are cell-major: each cell's seeds 1 and 2 are the cached runs, bit for bit.
+    for cell in 0..4 {
+        assert_eq!(&new[cell * 3..cell * 3 + 2], &old[cell * 2..cell * 2 + 2]);
+    }
 }
 
 /// Curve values except timings, test scores, and the sweep's cell means.
@@ -331,8 +365,8 @@ fn every_job_run_alone_by_key_rebuilds_what_run_builds() {
     let p = project();
     let r = p.run(&["jobs", "pipelines/ml.yaml", "--json"]).ok();
     let jobs: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
-    // 6 stages; units: train 3 optimizers x 2 seeds, one_layer 2, grid 4 cells x 1.
-    assert_eq!(jobs.len(), 6 + 6 + 2 + 4, "{}", r.stdout);
+    // 6 stages; units: train 3 optimizers x 2 seeds, one_layer 2, grid 4 cells x 2 seeds.
+    assert_eq!(jobs.len(), 6 + 6 + 2 + 8, "{}", r.stdout);
     let wave_of: std::collections::BTreeMap<String, u64> = jobs
         .iter()
         .map(|j| {

@@ -17,12 +17,10 @@ pub fn gc(project: &Project, dry_run: bool) -> Result<()> {
                 path.display()
             ))
         })?;
-        let materials = project.materials(&plan, &cache)?;
-        for (node, m) in plan.nodes.iter().zip(&materials) {
-            live.insert(m.key());
-            for u in node.stage.units() {
-                live.insert(m.unit_key(&u.params));
-            }
+        let kp = project.keyed(plan, &cache)?;
+        for s in &kp.stages {
+            live.insert(s.key.to_string());
+            live.extend(s.units.iter().map(|u| u.key.to_string()));
         }
     }
     let _lock = cache

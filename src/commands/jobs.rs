@@ -24,13 +24,13 @@ pub fn list(
     todo: bool,
     json: bool,
 ) -> Result<()> {
-    let (plan, cache, materials) = project.open(pipeline, vars)?;
-    let all = jobs::jobs(&plan, &materials);
+    let (kp, cache) = project.open(pipeline, vars)?;
+    let all = jobs::jobs(&kp);
     let rows: Vec<Row> = all
         .iter()
         .map(|job| Row {
             job,
-            cached: cache.lookup(&job.key).is_ok(),
+            cached: cache.lookup(job.key.as_str()).is_ok(),
         })
         .filter(|r| !(todo && r.cached))
         .collect();
@@ -55,9 +55,10 @@ pub fn exec(
     vars: &[String],
     key: &str,
 ) -> Result<()> {
-    let (plan, cache, materials) = project.open(pipeline, vars)?;
-    let all = jobs::jobs(&plan, &materials);
-    let job = all.iter().find(|j| j.key == key).ok_or_else(|| {
+    let (kp, cache) = project.open(pipeline, vars)?;
+    let plan = &kp.plan;
+    let all = jobs::jobs(&kp);
+    let job = all.iter().find(|j| j.key.as_str() == key).ok_or_else(|| {
         Error::Usage(format!(
             "no job with key {key} in {} (with these --var values); `qa-pipe jobs {}` lists them",
             plan.path.display(),
@@ -65,7 +66,7 @@ pub fn exec(
         ))
     })?;
     let name = job.name();
-    let outcome = jobs::exec(&plan, &materials, &cache, &project.root, job)?;
+    let outcome = jobs::exec(&kp, &cache, &project.root, job)?;
     if !project.quiet {
         let what = match outcome {
             Executed::Cached => "cached",

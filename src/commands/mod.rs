@@ -17,6 +17,7 @@ use crate::config;
 use crate::error::{Error, Result};
 use crate::graph::{self, Plan};
 use crate::hash::{FileHashes, Material};
+use crate::keyed::KeyedPlan;
 use crate::progress::{Bars, Lines, Progress, Quiet};
 
 pub fn dispatch(cli: Cli) -> Result<()> {
@@ -124,29 +125,26 @@ impl Project {
         Ok(graph::build(&pipeline, &self.root)?)
     }
 
-    /// The pipeline (default rules as [`Project::pipeline_path`]), the store and every
-    /// stage's key material: what the read-only commands start from.
-    pub fn open(
-        &self,
-        pipeline: Option<PathBuf>,
-        vars: &[String],
-    ) -> Result<(Plan, Cache, Vec<Material>)> {
+    /// The pipeline (default rules as [`Project::pipeline_path`]) with every key computed,
+    /// and the store: what the read-only commands start from.
+    pub fn open(&self, pipeline: Option<PathBuf>, vars: &[String]) -> Result<(KeyedPlan, Cache)> {
         let path = self.pipeline_path(pipeline)?;
         let plan = self.plan(&path, vars)?;
         let cache = self.cache()?;
-        let materials = self.materials(&plan, &cache)?;
-        Ok((plan, cache, materials))
+        let kp = self.keyed(plan, &cache)?;
+        Ok((kp, cache))
     }
 
     pub fn cache(&self) -> Result<Cache> {
         Ok(Cache::open(&self.root.join("artifacts"))?)
     }
 
-    pub fn materials(&self, plan: &Plan, cache: &Cache) -> Result<Vec<Material>> {
+    /// Every stage's and unit's key, input files hashed through the store's memory of them.
+    pub fn keyed(&self, plan: Plan, cache: &Cache) -> Result<KeyedPlan> {
         let mut hashes = FileHashes::load(&cache.state_path("files"));
-        let m = crate::executor::materials(plan, &mut hashes, &self.root)?;
+        let kp = KeyedPlan::new(plan, &mut hashes, &self.root)?;
         hashes.save();
-        Ok(m)
+        Ok(kp)
     }
 
     pub fn progress(&self) -> Box<dyn Progress> {
@@ -191,13 +189,4 @@ pub fn stage_index(plan: &Plan, name: &str) -> Result<usize> {
             names.join(", ")
         ))
     })
-}
-
-/// For each input key, the name of the stage that produces it (for "upstream changed").
-pub fn key_names(plan: &Plan, materials: &[Material]) -> BTreeMap<String, String> {
-    plan.nodes
-        .iter()
-        .zip(materials)
-        .map(|(n, m)| (m.key(), n.name.clone()))
-        .collect()
 }

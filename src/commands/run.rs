@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use crate::cache::write_atomic;
 use crate::error::{Error, Result};
-use crate::executor::{self, Options, Status};
 use crate::explain;
+use crate::outcome::{StageResult, Status};
+use crate::scheduler::{self, Mode, Options};
 
-use super::{key_names, load_state, stage_index, Project};
+use super::{load_state, stage_index, Project};
 
 #[allow(clippy::too_many_arguments)]
 pub fn run(
@@ -31,6 +32,13 @@ pub fn run(
     for name in force {
         plan.with_descendants(stage_index(&plan, name)?, &mut forced);
     }
+    let modes: Vec<Mode> = (0..n)
+        .map(|i| match (selected[i], forced[i]) {
+            (false, _) => Mode::Skip,
+            (true, false) => Mode::Reuse,
+            (true, true) => Mode::Force,
+        })
+        .collect();
     let cache = project.cache()?;
     let _lock = if dry_run {
         None
@@ -45,18 +53,18 @@ pub fn run(
     if !dry_run {
         cache.clean_tmp();
     }
-    let materials = project.materials(&plan, &cache)?;
-    let prev = load_state(&cache, &plan);
-    let names = key_names(&plan, &materials);
+    let kp = project.keyed(plan, &cache)?;
+    let plan = &kp.plan;
+    let prev = load_state(&cache, plan);
     if project.verbose && !project.quiet {
         for &i in &plan.order {
-            if selected[i] {
-                if let Err(miss) = cache.lookup(&materials[i].key()) {
+            if modes[i] != Mode::Skip {
+                if let Err(miss) = cache.lookup(kp.key(i).as_str()) {
                     let why = explain::reasons(
                         prev.get(&plan.nodes[i].name),
-                        &materials[i],
+                        &kp.stages[i].material,
                         Some(&miss),
-                        &names,
+                        &explain::upstream_names(plan, i),
                     );
                     eprintln!("{:>8} {}: {}", "stale", plan.nodes[i].name, why.join("; "));
                 }
@@ -68,28 +76,25 @@ pub fn run(
             .map(|n| n.get())
             .unwrap_or(1)
     });
+    // Work inside a task (t-SNE, checksums of large files) runs on rayon's global pool:
+    // sized like the scheduler's workers. Only the first call in a process takes effect.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .build_global();
     let opts = Options {
         jobs,
-        selected,
-        forced,
+        modes,
         dry_run,
     };
     let progress = project.progress();
-    let results = executor::execute(
-        &plan,
-        &materials,
-        &cache,
-        &project.root,
-        &opts,
-        progress.as_ref(),
-    )?;
+    let results = scheduler::execute(&kp, &cache, &project.root, &opts, progress.as_ref())?;
 
     if !dry_run {
         // Remember what each finished stage's key was made of; keep older entries for the rest.
         let mut state = prev;
-        for (r, m) in results.iter().zip(&materials) {
+        for (r, s) in results.iter().zip(&kp.stages) {
             if matches!(r.status, Status::Cached | Status::Ran) {
-                state.insert(r.stage.clone(), m.clone());
+                state.insert(r.stage.clone(), s.material.clone());
             }
         }
         let text = serde_json::to_vec_pretty(&state).map_err(anyhow::Error::from)?;
@@ -157,15 +162,11 @@ pub fn run(
 }
 
 /// A stage that produced `report.html` gets its path printed at the end of the run.
-fn report_path(
-    project: &Project,
-    cache: &crate::cache::Cache,
-    r: &executor::StageResult,
-) -> Option<PathBuf> {
+fn report_path(project: &Project, cache: &crate::cache::Cache, r: &StageResult) -> Option<PathBuf> {
     if !matches!(r.status, Status::Ran | Status::Cached) {
         return None;
     }
-    let a = cache.lookup(&r.key).ok()?;
+    let a = cache.lookup(r.key.as_str()).ok()?;
     let p = a.file_path("report.html")?;
     Some(
         p.strip_prefix(&project.root)

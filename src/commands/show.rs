@@ -19,10 +19,10 @@ pub fn show(
     let plan = project.plan(&path, vars)?;
     let i = stage_index(&plan, stage)?;
     let cache = project.cache()?;
-    let materials = project.materials(&plan, &cache)?;
-    let key = materials[i].key();
+    let kp = project.keyed(plan, &cache)?;
+    let plan = &kp.plan;
     let art = cache
-        .lookup(&key)
+        .lookup(kp.key(i).as_str())
         .map_err(|m| Error::Usage(format!("stage `{stage}` has no usable artifact ({m}): run `qa-pipe run {} --only {stage}` first", plan.path.display())))?;
     if path_only {
         println!("{}", art.dir.display());

@@ -1,6 +1,6 @@
 //! `sweep`: a grid over any train params (the study's: hidden [32, 64, 128] x lr [0.1, 0.01,
-//! 0.001, 0.0001], Adam, 30 epochs) or a seeded random search, each cell trained over the
-//! seeds as its own cached unit, so extending a grid computes only the new cells.
+//! 0.001, 0.0001], Adam, 30 epochs) or a seeded random search. Each (cell, seed) run is its
+//! own cached unit, so extending a grid or adding a seed computes only the new runs.
 //!
 //! Params are set on `base` (a train config: hidden, optimizer, epochs, batch_size,
 //! fraction, early_stopping, ...) by name: `lr` is short for `optimizer.lr`, other dotted
@@ -17,7 +17,6 @@ use std::sync::Arc;
 use anyhow::Result;
 use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray, UInt32Array, UInt64Array};
 use arrow::compute::concat_batches;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -32,9 +31,10 @@ use crate::ml::train::{TrainConfig, TrainError};
 
 pub const KIND: Kind = Kind {
     name: "sweep",
-    version: 2,
+    // 3: one unit per (cell, seed) instead of one per cell holding every seed.
+    version: 3,
     summary:
-        "grid or random search over train params; one cached unit per cell, mean ± std over seeds",
+        "grid or random search over train params; one cached unit per cell and seed, mean ± std over seeds",
     inputs: &[Role::one("features")],
     build: build_with::<Params>,
 };
@@ -105,11 +105,12 @@ struct Sweep {
     names: Vec<String>,
 }
 
+/// What one unit (one seed's run of one cell) is made of: hashed into its key.
 #[derive(Serialize, Deserialize)]
-struct CellSpec {
+struct RunUnit {
     cell: String,
     config: TrainConfig,
-    seeds: Vec<u64>,
+    seed: u64,
     precision: Precision,
     rng: RngScope,
 }
@@ -237,38 +238,48 @@ impl Sweep {
 }
 
 impl Stage for Sweep {
+    /// Cell-major, seed-minor: the order of the `sweep` table's rows.
     fn units(&self) -> Vec<Unit> {
-        self.cells
-            .iter()
-            .map(|c| Unit {
-                id: c.label.clone(),
-                params: serde_json::to_value(CellSpec {
-                    cell: c.cell.id.clone(),
-                    config: c.config.clone(),
-                    seeds: self.seeds.clone(),
-                    precision: self.precision,
-                    rng: self.rng,
-                })
-                .expect("cell spec serialises"),
-            })
-            .collect()
+        let mut out = Vec::with_capacity(self.cells.len() * self.seeds.len());
+        for c in &self.cells {
+            // The cell's config serialised once, shared by its seeds' units.
+            let config = serde_json::to_value(&c.config).expect("train config serialises");
+            for &seed in &self.seeds {
+                let mut params = serde_json::Map::new();
+                params.insert("cell".into(), Value::from(c.cell.id.clone()));
+                params.insert("config".into(), config.clone());
+                params.insert("seed".into(), Value::from(seed));
+                params.insert(
+                    "precision".into(),
+                    serde_json::to_value(self.precision).expect("precision serialises"),
+                );
+                params.insert(
+                    "rng".into(),
+                    serde_json::to_value(self.rng).expect("rng scope serialises"),
+                );
+                out.push(Unit {
+                    id: format!("{}/seed={seed}", c.label),
+                    params: Value::Object(params),
+                });
+            }
+        }
+        out
     }
 
     fn run_unit(&self, unit: &Unit, cx: &RunCx<'_>) -> Result<Output> {
-        let spec: CellSpec = serde_json::from_value(unit.params.clone())?;
+        let spec: RunUnit = serde_json::from_value(unit.params.clone())?;
         let d = load_features(cx)?;
-        let results = spec
-            .seeds
-            .par_iter()
-            .map(|&seed| {
-                let rs = RunSpec {
-                    config: spec.config.clone(),
-                    key: RunKey::new(spec.rng, seed, spec.config.optimizer.name(), &spec.cell),
-                    precision: spec.precision,
-                };
-                run_spec(&d, &rs)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let rs = RunSpec {
+            config: spec.config.clone(),
+            key: RunKey::new(
+                spec.rng,
+                spec.seed,
+                spec.config.optimizer.name(),
+                &spec.cell,
+            ),
+            precision: spec.precision,
+        };
+        let results = [run_spec(&d, &rs)?];
         let n = results.len();
         let last = |f: fn(&crate::ml::train::EpochRecord) -> f64| -> ArrayRef {
             Arc::new(
@@ -284,7 +295,7 @@ impl Stage for Sweep {
             .collect();
         let runs = batch(vec![
             ("cell", strings(vec![spec.cell.clone(); n])),
-            ("seed", Arc::new(UInt64Array::from(spec.seeds.clone()))),
+            ("seed", Arc::new(UInt64Array::from(vec![spec.seed]))),
             ("status", strings(status)),
             (
                 "epochs_run",
