@@ -1,10 +1,13 @@
 //! Stage kinds: the trait every kind implements, what it gets at build and run time, and the
 //! registry (one line per kind).
 
+mod claims;
+pub mod claims_table;
 mod columns;
 mod curves;
 mod e5;
 mod evaluate;
+pub mod evidence;
 pub mod features;
 mod ingest_csv;
 mod llm_generate;
@@ -12,6 +15,7 @@ mod parse_llm;
 mod plot;
 pub mod qa_table;
 mod report;
+pub mod scores;
 mod sweep;
 #[cfg(test)]
 mod testkit;
@@ -40,6 +44,7 @@ pub static KINDS: &[&Kind] = &[
     &train::KIND,
     &sweep::KIND,
     &evaluate::KIND,
+    &claims::KIND,
     &tsne::KIND,
     &plot::KIND,
     &report::KIND,

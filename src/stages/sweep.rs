@@ -9,7 +9,7 @@
 //! Tables: `cells` (one row per cell: its params, mean and population std over seeds of
 //! the final test/train accuracy and MSE, diverged runs) and `sweep` (one row per cell x
 //! seed: the params, seed, status, epochs run and final metrics; the `plot` heatmap's
-//! default input). Whole-number params are integer columns, other numbers floats.
+//! default input) and `scores` (every run's raw test outputs, for `evaluate`). Whole-number params are integer columns, other numbers floats.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,6 +21,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::scores;
 use super::train::{batch, load_features, run_spec, status_parts, strings, Precision, RunSpec};
 use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage, Unit};
 use crate::cache::{Artifact, Output};
@@ -32,7 +33,7 @@ use crate::ml::train::TrainConfig;
 
 pub const KIND: Kind = Kind {
     name: "sweep",
-    version: 2,
+    version: 3,
     summary:
         "grid or random search over train params; one cached unit per cell, mean ± std over seeds",
     inputs: &[Role::one("features")],
@@ -273,7 +274,25 @@ impl Stage for Sweep {
             ("test_mse", last(|c| c.test_mse)),
             ("test_acc", last(|c| c.test_acc)),
         ])?;
-        Ok(Output::default().table("runs", runs))
+        // Raw test outputs per seed, for `evaluate`'s question-level intervals.
+        let y_test = d.y_test.to_vec();
+        let parts = spec
+            .seeds
+            .iter()
+            .zip(&results)
+            .map(|(&seed, r)| {
+                scores::to_batch(
+                    &[(scores::CELL, &spec.cell), (scores::CELL_LABEL, &unit.id)],
+                    seed,
+                    &y_test,
+                    &r.test_scores.to_vec(),
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let scores = concat_batches(&parts[0].schema(), &parts)?;
+        Ok(Output::default()
+            .table("runs", runs)
+            .table(scores::SCORES, scores))
     }
 
     fn run(&self, _cx: &RunCx<'_>, units: &[Arc<Artifact>]) -> Result<Output> {
@@ -342,8 +361,14 @@ impl Stage for Sweep {
                 .map(|(n, a)| (n.as_str(), a.clone()))
                 .collect(),
         )?;
+        let parts = units
+            .iter()
+            .map(|u| u.table(scores::SCORES))
+            .collect::<Result<Vec<_>>>()?;
+        let scores = concat_batches(&parts[0].schema(), &parts)?;
         Ok(Output::default()
             .table("cells", cells)
-            .table("sweep", sweep))
+            .table("sweep", sweep)
+            .table(scores::SCORES, scores))
     }
 }

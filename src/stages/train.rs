@@ -24,6 +24,7 @@ use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
 use super::features;
+use super::scores;
 use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage, Unit};
 use crate::cache::{Artifact, Output};
 use crate::error::ConfigError;
@@ -397,17 +398,12 @@ fn run_tables(
         ("weights", Arc::new(svals.finish())),
     ])?;
 
-    let nt = r.test_scores.len();
-    let scores = batch(vec![
-        ("optimizer", strings(vec![opt.to_string(); nt])),
-        ("seed", Arc::new(UInt64Array::from(vec![seed; nt]))),
-        ("row", Arc::new(UInt32Array::from_iter_values(0..nt as u32))),
-        ("label", Arc::new(Float64Array::from(y_test.to_vec()))),
-        (
-            "score",
-            Arc::new(Float64Array::from(r.test_scores.to_vec())),
-        ),
-    ])?;
+    let scores = scores::to_batch(
+        &[(scores::OPTIMIZER, opt)],
+        seed,
+        &y_test.to_vec(),
+        &r.test_scores.to_vec(),
+    )?;
 
     Ok(Output::default()
         .table("curves", curves)
