@@ -85,7 +85,8 @@ impl Interval {
 }
 
 /// The weighted mean of per-question `values` and its interval over the resampled questions
-/// `draws` (from [`bootstrap_indices`] with n = values.len()).
+/// `draws` (from [`bootstrap_indices`] with n = values.len()); with fewer than two values
+/// there is no interval (NaN bounds).
 pub fn bootstrap_mean(values: &[f64], weights: &[f64], draws: &[Vec<u32>]) -> Interval {
     let stats: Vec<f64> = draws
         .iter()
@@ -102,6 +103,14 @@ pub fn bootstrap_mean(values: &[f64], weights: &[f64], draws: &[Vec<u32>]) -> In
             }
         })
         .collect();
+    if values.len() < 2 {
+        // One unit cannot show any spread: no interval rather than a zero-width one.
+        return Interval {
+            estimate: weighted_mean(values, weights),
+            lo: f64::NAN,
+            hi: f64::NAN,
+        };
+    }
     Interval::from_draws(weighted_mean(values, weights), &stats)
 }
 

@@ -155,7 +155,7 @@ struct Claims {
 }
 
 fn iv_text(r: &IntervalRow) -> String {
-    let mut s = format!("{:.3} [{:.3}, {:.3}]", r.estimate, r.lo, r.hi);
+    let mut s = super::evidence_sections::fmt_interval(r);
     if r.saturated_runs > 0 {
         s.push_str(&format!(
             " ({} of {} runs saturated)",
@@ -166,7 +166,8 @@ fn iv_text(r: &IntervalRow) -> String {
 }
 
 fn signed(x: f64) -> String {
-    format!("{x:+.3}")
+    // `+ 0.0` turns -0.0 into 0.0, so a zero difference never prints as "-0.000".
+    format!("{:+.3}", x + 0.0)
 }
 
 /// Verdict of a difference whose interval is [lo, hi], claimed to be above 0.
@@ -428,5 +429,147 @@ impl Stage for Claims {
             count(Verdict::Inconclusive)
         ));
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stages::evidence::{measure, PairedRow};
+
+    fn iv(config: &str, m: &str, est: f64, lo: f64, hi: f64) -> IntervalRow {
+        IntervalRow {
+            source: "optimizers".into(),
+            config: config.into(),
+            measure: m.into(),
+            defect: String::new(),
+            estimate: est,
+            lo,
+            hi,
+            units: 120,
+            unit: "test questions".into(),
+            seeds: 5,
+            saturated_runs: 0,
+            diverged_runs: 0,
+            method: "percentile bootstrap".into(),
+            resamples: 2000,
+        }
+    }
+
+    fn evidence() -> Evidence {
+        let acc = measure::ACCURACY;
+        let loss = measure::TRAIN_LOSS_AREA;
+        Evidence {
+            stage: "eval".into(),
+            intervals: vec![
+                iv("adam", acc, 0.90, 0.86, 0.94),
+                iv("sgd", acc, 0.80, 0.72, 0.88),
+                iv("gd", acc, 0.50, 0.44, 0.56),
+                iv("adam", loss, 0.2, 0.18, 0.22),
+                iv("sgd", loss, 0.5, 0.45, 0.55),
+                iv("gd", loss, 0.9, 0.88, 0.92),
+            ],
+            paired: vec![PairedRow {
+                measure: acc.into(),
+                source_a: "optimizers".into(),
+                config_a: "gd".into(),
+                source_b: "optimizers".into(),
+                config_b: "adam".into(),
+                a: 0.5,
+                b: 0.9,
+                difference: -0.4,
+                lo: -0.47,
+                hi: -0.33,
+                p_value: 0.0001,
+                units: 120,
+                test: "paired sign-flip permutation".into(),
+                resamples: 2000,
+            }],
+        }
+    }
+
+    fn claim(yaml: &str) -> Claim {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    fn verdict(yaml: &str) -> ClaimRow {
+        Claims {
+            p: Params { claims: vec![] },
+        }
+        .decide(&claim(yaml), &evidence())
+        .unwrap()
+    }
+
+    const HEAD: &str = "{id: c, tr: t, en: e, stage: eval, ";
+
+    #[test]
+    fn ranges_decide_by_where_the_interval_lies() {
+        let r = |cfg: &str, lo: f64, hi: f64| {
+            verdict(&format!(
+                "{HEAD}value: {{source: optimizers, config: {cfg}}}, range: [{lo}, {hi}]}}"
+            ))
+            .verdict
+        };
+        assert_eq!(r("adam", 0.85, 1.0), Verdict::Supported);
+        assert_eq!(r("gd", 0.57, 0.67), Verdict::Contradicted);
+        assert_eq!(r("sgd", 0.75, 0.85), Verdict::Inconclusive);
+        let row = verdict(&format!(
+            "{HEAD}value: {{source: optimizers, config: adam}}, range: [0.85, 1.0]}}"
+        ));
+        assert!(
+            row.measured.starts_with("0.900 [0.860, 0.940]"),
+            "{}",
+            row.measured
+        );
+        assert_eq!((row.estimate, row.lo, row.hi), (0.90, 0.86, 0.94));
+    }
+
+    #[test]
+    fn comparisons_use_the_paired_difference_either_way_round() {
+        let g = |a: &str, b: &str| {
+            verdict(&format!(
+                "{HEAD}greater: [{{source: optimizers, config: {a}}}, {{source: optimizers, config: {b}}}]}}"
+            ))
+        };
+        let row = g("adam", "gd");
+        assert_eq!(row.verdict, Verdict::Supported);
+        assert_eq!((row.estimate, row.lo, row.hi), (0.4, 0.33, 0.47));
+        assert!(row.measured.contains("p < 0.001"), "{}", row.measured);
+        assert_eq!(g("gd", "adam").verdict, Verdict::Contradicted);
+    }
+
+    #[test]
+    fn lowest_and_highest_compare_every_other_interval() {
+        let l = |form: &str, cfg: &str, extra: &str| {
+            verdict(&format!(
+                "{HEAD}measure: train_loss_area, {form}: {{source: optimizers, config: {cfg}}}{extra}}}"
+            ))
+            .verdict
+        };
+        assert_eq!(l("lowest", "adam", ""), Verdict::Supported);
+        assert_eq!(l("highest", "gd", ""), Verdict::Supported);
+        assert_eq!(l("lowest", "gd", ""), Verdict::Contradicted);
+        assert_eq!(l("lowest", "sgd", ", among: [gd]"), Verdict::Supported);
+    }
+
+    #[test]
+    fn best_among_compares_the_best_inside_with_the_best_outside() {
+        let row = verdict(&format!(
+            "{HEAD}best_among: {{source: optimizers, configs: [adam, sgd]}}}}"
+        ));
+        // Best inside: adam (0.90); best outside: gd; adam - gd from the stored gd - adam.
+        assert_eq!(row.verdict, Verdict::Supported);
+        assert_eq!(row.subject, "optimizers/adam - optimizers/gd");
+        let err = Claims {
+            p: Params { claims: vec![] },
+        }
+        .decide(
+            &claim(&format!(
+                "{HEAD}best_among: {{source: optimizers, configs: [nope]}}}}"
+            )),
+            &evidence(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("no config `nope`"), "{err}");
     }
 }

@@ -8,6 +8,7 @@ mod curves;
 mod e5;
 mod evaluate;
 pub mod evidence;
+mod evidence_sections;
 pub mod features;
 mod ingest_csv;
 mod llm_generate;

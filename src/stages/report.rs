@@ -11,8 +11,13 @@ use anyhow::{Context, Result};
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use serde::{Deserialize, Serialize};
 
+use super::claims_table;
 use super::columns::Named;
 use super::curves::{by_optimizer, read_runs};
+use super::evidence::{measure, Evidence};
+use super::evidence_sections::{
+    accuracy_section, claims_section, defect_section, flags, fmt_interval, paired_section, Names,
+};
 use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage};
 use crate::cache::{Artifact, Manifest, Output};
 use crate::error::ConfigError;
@@ -32,9 +37,15 @@ const fn role(name: &'static str) -> Role {
 
 pub const KIND: Kind = Kind {
     name: "report",
-    version: 1,
+    version: 2,
     summary: "self-contained HTML report: figures, final metrics, DAG and provenance",
-    inputs: &[role("plots"), role("metrics"), role("tsne")],
+    inputs: &[
+        role("plots"),
+        role("metrics"),
+        role("tsne"),
+        role("claims"),
+        role("evidence"),
+    ],
     build: build_with::<Params>,
 };
 
@@ -124,6 +135,39 @@ pub(crate) fn metrics_table(batch: &RecordBatch, what: String, caption: String) 
         columns,
         rows,
     })
+}
+
+/// Adds "Test accuracy [95%, questions]" and flags beside a final-metrics table's test
+/// accuracy, from the evaluate stage that measured the same training stage.
+fn add_intervals(t: &mut Table, source: &str, evidence: &[Evidence]) {
+    let found: Vec<Option<&super::evidence::IntervalRow>> = t
+        .rows
+        .iter()
+        .map(|row| {
+            evidence
+                .iter()
+                .find_map(|e| e.interval(source, &row[0], measure::ACCURACY))
+        })
+        .collect();
+    if found.iter().all(Option::is_none) {
+        return;
+    }
+    let at = t
+        .columns
+        .iter()
+        .position(|c| c == "Test accuracy")
+        .map_or(t.columns.len(), |i| i + 1);
+    t.columns
+        .insert(at, "Test accuracy [95%, over questions]".into());
+    t.columns.push("Flags".into());
+    let unit = found.iter().flatten().next().map(|r| r.method.clone());
+    for (row, f) in t.rows.iter_mut().zip(&found) {
+        row.insert(at, f.map_or("–".into(), |r| fmt_interval(r)));
+        row.push(f.map_or(String::new(), |r| flags(r)));
+    }
+    if let Some(m) = unit {
+        t.caption.push_str(&format!("; interval: {m}"));
+    }
 }
 
 /// Every manifest upstream of `inputs` (inclusive), read from the store next to them.
@@ -353,6 +397,15 @@ impl Stage for ReportStage {
                 format!("{caption}: final epoch, mean ± std over seeds"),
             )?);
         }
+        // Question-level intervals beside the seed spread, where an `evidence` input has them.
+        let evidence: Vec<Evidence> = cx
+            .input_all("evidence")
+            .iter()
+            .map(|a| Evidence::read(a))
+            .collect::<Result<_>>()?;
+        for (t, a) in tables.iter_mut().zip(metrics) {
+            add_intervals(t, &a.manifest.stage, &evidence);
+        }
         if !tables.is_empty() {
             sections.insert(
                 0,
@@ -364,6 +417,26 @@ impl Stage for ReportStage {
                 },
             );
         }
+        let names: Names = metrics
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| {
+                self.p
+                    .labels
+                    .get(i)
+                    .map(|l| (a.manifest.stage.clone(), l.clone()))
+            })
+            .collect();
+        let mut front = Vec::new();
+        for a in cx.input_all("claims") {
+            let b = a.table(claims_table::CLAIMS)?;
+            let rows = claims_table::from_batch(&b, &format!("stage `{}`", a.manifest.stage))?;
+            front.push(claims_section(&rows));
+        }
+        front.extend(accuracy_section(&evidence, &names));
+        front.extend(paired_section(&evidence, &names));
+        front.extend(defect_section(&evidence, &names));
+        sections.splice(0..0, front);
         if let Some(t) = self.tsne_table(tsne)? {
             sections.push(Section {
                 title: "t-SNE".into(),
@@ -376,6 +449,8 @@ impl Stage for ReportStage {
             .iter()
             .chain(metrics)
             .chain(tsne)
+            .chain(cx.input_all("claims"))
+            .chain(cx.input_all("evidence"))
             .map(|a| a.as_ref())
             .collect();
         let (dag, stages) = provenance(cx.stage, &all)?;

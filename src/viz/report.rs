@@ -116,6 +116,10 @@ code, pre { font-family: "DejaVu Sans Mono", monospace; font-size: .9em; }
 pre { margin: .3em 0; white-space: pre-wrap; max-width: 60em; }
 .dag { overflow-x: auto; border: 1px solid #ddd; padding: .5em; }
 .muted { color: #777; }
+td.verdict { font-weight: bold; white-space: nowrap; }
+td.supported { background: #e3f4e3; color: #1b5e20; }
+td.contradicted { background: #fbe4e4; color: #8e1b1b; }
+td.inconclusive { background: #f4f1e0; color: #6b5a00; }
 "#;
 
 /// Marks the page once every image has decoded (`data-images-loaded="k/n"` on <body>),
@@ -215,10 +219,12 @@ fn table(h: &mut String, t: &Table) {
     for row in &t.rows {
         h.push_str("<tr>");
         for cell in row {
-            let class = if looks_numeric(cell) {
-                " class=\"num\""
-            } else {
-                ""
+            let class = match cell.as_str() {
+                "supported" => " class=\"verdict supported\"",
+                "contradicted" => " class=\"verdict contradicted\"",
+                "inconclusive" => " class=\"verdict inconclusive\"",
+                c if looks_numeric(c) => " class=\"num\"",
+                _ => "",
             };
             let _ = write!(h, "<td{class}>{}</td>", escape(cell));
         }
