@@ -113,16 +113,8 @@ struct Run {
 }
 
 impl Run {
-    /// The output is one constant (e.g. tanh pinned at ±1): the run learned nothing and its
-    /// accuracy is the share of one class, not a measurement of the model.
     fn saturated(&self) -> bool {
-        let (lo, hi) = self
-            .scores
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &s| {
-                (a.min(s), b.max(s))
-            });
-        self.scores.len() > 1 && hi - lo < 1e-6
+        scores::is_saturated(&self.scores)
     }
 }
 

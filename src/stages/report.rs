@@ -296,7 +296,12 @@ impl ReportStage {
             );
             let names = t.strings("name")?;
             let titles = t.strings("title")?;
-            for (name, title) in names.iter().zip(&titles) {
+            let captions = if t.has("caption") {
+                t.strings("caption")?
+            } else {
+                vec![String::new(); names.len()]
+            };
+            for ((name, title), note) in names.iter().zip(&titles).zip(&captions) {
                 let pick = [want, other].into_iter().find_map(|ext| {
                     let file = format!("{name}.{ext}");
                     a.file_path(&file).map(|p| (ext, p))
@@ -313,7 +318,14 @@ impl ReportStage {
                     title: title.clone(),
                     text: None,
                     figures: vec![EmbeddedFigure {
-                        caption: format!("{title} ({name}.{ext}, stage `{}`)", a.manifest.stage),
+                        caption: if note.is_empty() {
+                            format!("{title} ({name}.{ext}, stage `{}`)", a.manifest.stage)
+                        } else {
+                            format!(
+                                "{title}. {note}. ({name}.{ext}, stage `{}`)",
+                                a.manifest.stage
+                            )
+                        },
                         format,
                         bytes,
                     }],

@@ -21,6 +21,17 @@ pub const ROW: &str = "row";
 pub const LABEL: &str = "label";
 pub const SCORE: &str = "score";
 
+/// The output is one constant for every test row (e.g. tanh pinned at ±1): the run learned
+/// nothing, and its accuracy is the share of one class, not a measurement of the model.
+pub fn is_saturated(scores: &[f64]) -> bool {
+    let (lo, hi) = scores
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &s| {
+            (a.min(s), b.max(s))
+        });
+    scores.len() > 1 && hi - lo < 1e-6
+}
+
 /// One run's test outputs, rows in test-table order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunScores {

@@ -7,7 +7,8 @@
 //! paths reach inside (`optimizer.beta1`, `early_stopping.patience`).
 //!
 //! Tables: `cells` (one row per cell: its params, mean and population std over seeds of
-//! the final test/train accuracy and MSE, diverged runs) and `sweep` (one row per cell x
+//! the final test/train accuracy and MSE, diverged runs, saturated runs: one constant test
+//! output) and `sweep` (one row per cell x
 //! seed: the params, seed, status, epochs run and final metrics; the `plot` heatmap's
 //! default input) and `scores` (every run's raw test outputs, for `evaluate`). Whole-number params are integer columns, other numbers floats.
 
@@ -348,6 +349,19 @@ impl Stage for Sweep {
             .map(|c| c.iter().filter(|&&d| d).count() as u32)
             .collect();
         cols.push(("diverged".into(), Arc::new(UInt32Array::from(diverged))));
+        // Runs whose test output is one constant (e.g. lr 0.1: tanh pinned at ±1).
+        let saturated = units
+            .iter()
+            .map(|u| {
+                let runs =
+                    scores::from_batch(&u.table(scores::SCORES)?, scores::CELL, "a sweep cell")?;
+                Ok(runs
+                    .iter()
+                    .filter(|r| scores::is_saturated(&r.scores))
+                    .count() as u32)
+            })
+            .collect::<Result<Vec<u32>>>()?;
+        cols.push(("saturated".into(), Arc::new(UInt32Array::from(saturated))));
         let cells = batch(cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect())?;
         // Per cell x seed, with the params beside (what the `plot` heatmap reads).
         let mut per_run = self.param_columns(self.seeds.len());
