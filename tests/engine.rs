@@ -298,7 +298,8 @@ fn artifacts_open_in_a_standard_parquet_reader() {
             "question:BYTE_ARRAY",
             "answer:BYTE_ARRAY",
             "label:INT32",
-            "group:INT32"
+            "group:INT32",
+            "defect:BYTE_ARRAY"
         ]
     );
     let first = r

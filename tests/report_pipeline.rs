@@ -18,7 +18,8 @@ fn project() -> Project {
         "the E5 model is missing: run scripts/setup-models.sh first (scripts/test.sh does)"
     );
     let p = Project::new();
-    for dir in ["pipelines", "stages", "data"] {
+    for dir in ["pipelines", "stages", "data", "data/study-style"] {
+        fs::create_dir_all(p.path(dir)).unwrap();
         for e in fs::read_dir(repo.join(dir)).unwrap().flatten() {
             if e.path().is_file() {
                 fs::copy(e.path(), p.path(dir).join(e.file_name())).unwrap();

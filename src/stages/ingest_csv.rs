@@ -1,4 +1,5 @@
-//! `ingest_csv`: the study's `soru,cevap,etiket` CSV files (train and test) as QA tables.
+//! `ingest_csv`: the study's `soru,cevap,etiket` CSV files (train and test) as QA tables, with
+//! an optional `kusur` column naming each bad answer's defect type.
 //! Bad rows are kept in a `rejects` table with their line and reason, never dropped silently.
 
 use std::collections::BTreeMap;
@@ -10,15 +11,16 @@ use arrow::array::{RecordBatch, StringArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
 
-use super::qa_table::{self, normalize_question, parse_label, QaRow};
+use super::qa_table::{self, normalize_question, parse_label, QaRow, DEFECT_TYPES};
 use super::{build_with, BuildCx, Check, Kind, RunCx, Stage};
 use crate::cache::{Artifact, Output};
 use crate::error::ConfigError;
 
 pub const KIND: Kind = Kind {
     name: "ingest_csv",
-    version: 1,
-    summary: "read train/test CSV files (soru,cevap,etiket) into QA tables",
+    // 2: the QA tables gained the `defect` column.
+    version: 2,
+    summary: "read train/test CSV files (soru,cevap,etiket[,kusur]) into QA tables",
     inputs: &[],
     build: build_with::<Params>,
 };
@@ -36,6 +38,9 @@ pub struct Params {
     pub answer_column: String,
     #[serde(default = "default_label")]
     pub label_column: String,
+    /// Optional column with the defect type of each -1 row; a file without it has no defects.
+    #[serde(default = "default_defect")]
+    pub defect_column: String,
     /// Fail the stage when any row is rejected, instead of reporting and continuing.
     #[serde(default)]
     pub strict: bool,
@@ -49,6 +54,30 @@ fn default_answer() -> String {
 }
 fn default_label() -> String {
     "etiket".into()
+}
+fn default_defect() -> String {
+    "kusur".into()
+}
+
+/// The header names `parse_csv` looks for.
+#[derive(Debug, Clone, Copy)]
+pub struct Columns<'a> {
+    pub question: &'a str,
+    pub answer: &'a str,
+    pub label: &'a str,
+    /// Optional: when the header lacks it, every row's defect is `None`.
+    pub defect: &'a str,
+}
+
+impl Default for Columns<'static> {
+    fn default() -> Self {
+        Columns {
+            question: "soru",
+            answer: "cevap",
+            label: "etiket",
+            defect: "kusur",
+        }
+    }
 }
 
 struct IngestCsv {
@@ -78,7 +107,7 @@ pub struct Reject {
 }
 
 /// Parses one CSV text. Handles a UTF-8 BOM, CRLF, quoted fields with commas and quotes.
-pub fn parse_csv(bytes: &[u8], columns: [&str; 3]) -> Result<(Vec<QaRow>, Vec<Reject>)> {
+pub fn parse_csv(bytes: &[u8], columns: Columns<'_>) -> Result<(Vec<QaRow>, Vec<Reject>)> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let raw_lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
     let mut rdr = csv::ReaderBuilder::new()
@@ -94,13 +123,20 @@ pub fn parse_csv(bytes: &[u8], columns: [&str; 3]) -> Result<(Vec<QaRow>, Vec<Re
         .map(|h| String::from_utf8_lossy(h).trim().to_string())
         .collect();
     let pos = |c: &str| names.iter().position(|n| n == c);
-    let (Some(qi), Some(ai), Some(li)) = (pos(columns[0]), pos(columns[1]), pos(columns[2])) else {
+    let (Some(qi), Some(ai), Some(li)) = (
+        pos(columns.question),
+        pos(columns.answer),
+        pos(columns.label),
+    ) else {
         bail!(
-            "header must name the columns {}, found `{}`",
-            columns.join(","),
+            "header must name the columns {},{},{}, found `{}`",
+            columns.question,
+            columns.answer,
+            columns.label,
             names.join(",")
         );
     };
+    let di = pos(columns.defect);
     let ncols = names.len();
     let mut rows = Vec::new();
     let mut rejects = Vec::new();
@@ -163,21 +199,61 @@ pub fn parse_csv(bytes: &[u8], columns: [&str; 3]) -> Result<(Vec<QaRow>, Vec<Re
             });
             continue;
         }
-        match parse_label(&l) {
-            Some(label) => rows.push(QaRow {
-                line,
-                question: q,
-                answer: a,
-                label,
-            }),
-            None => rejects.push(Reject {
+        let Some(label) = parse_label(&l) else {
+            rejects.push(Reject {
                 line,
                 raw,
                 reason: format!("label `{l}` is not +1, 1 or -1"),
-            }),
-        }
+            });
+            continue;
+        };
+        let defect = match di.map(field) {
+            None => None,
+            Some(Err(_)) => {
+                rejects.push(Reject {
+                    line,
+                    raw,
+                    reason: "not valid UTF-8".into(),
+                });
+                continue;
+            }
+            Some(Ok(d)) => match check_defect(&d, label, columns.defect) {
+                Ok(d) => d,
+                Err(reason) => {
+                    rejects.push(Reject { line, raw, reason });
+                    continue;
+                }
+            },
+        };
+        rows.push(QaRow {
+            line,
+            question: q,
+            answer: a,
+            label,
+            defect,
+        });
     }
     Ok((rows, rejects))
+}
+
+/// An empty defect is `None` (a +1 row, or a -1 row whose kind is not declared). A +1 row
+/// with a defect is rejected rather than guessed at: either its label or its defect is wrong.
+fn check_defect(d: &str, label: i8, column: &str) -> Result<Option<String>, String> {
+    if d.is_empty() {
+        return Ok(None);
+    }
+    if !DEFECT_TYPES.contains(&d) {
+        return Err(format!(
+            "{column} `{d}` is not one of {}",
+            DEFECT_TYPES.join(", ")
+        ));
+    }
+    if label == 1 {
+        return Err(format!(
+            "a +1 row has {column} `{d}`: only -1 rows have a defect"
+        ));
+    }
+    Ok(Some(d.to_string()))
 }
 
 /// csv reports where it started looking for a record, before any blank lines or the `\n` of
@@ -237,11 +313,13 @@ impl IngestCsv {
     ) -> Result<Vec<QaRow>> {
         let bytes = std::fs::read(path).with_context(|| format!("reading {shown}"))?;
         let p = &self.params;
-        let (rows, rejects) = parse_csv(
-            &bytes,
-            [&p.question_column, &p.answer_column, &p.label_column],
-        )
-        .with_context(|| shown.to_string())?;
+        let columns = Columns {
+            question: &p.question_column,
+            answer: &p.answer_column,
+            label: &p.label_column,
+            defect: &p.defect_column,
+        };
+        let (rows, rejects) = parse_csv(&bytes, columns).with_context(|| shown.to_string())?;
         for r in &rejects {
             cx.warn(format!("{shown}:{}: row rejected: {}", r.line, r.reason));
         }
@@ -289,12 +367,14 @@ impl Stage for IngestCsv {
 mod tests {
     use super::*;
 
-    const COLS: [&str; 3] = ["soru", "cevap", "etiket"];
+    fn cols() -> Columns<'static> {
+        Columns::default()
+    }
 
     #[test]
     fn handles_bom_crlf_quotes_and_label_forms() {
         let text = "\u{feff}soru,cevap,etiket\r\nAy kaç günde döner?,\"27,3 gün\",+1\r\n\"Su, nedir?\",\"H2O \"\"su\"\"\", -1 \r\nX?,Y,1\r\n";
-        let (rows, rejects) = parse_csv(text.as_bytes(), COLS).unwrap();
+        let (rows, rejects) = parse_csv(text.as_bytes(), cols()).unwrap();
         assert!(rejects.is_empty(), "{rejects:?}");
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[0].answer, "27,3 gün");
@@ -308,7 +388,7 @@ mod tests {
     #[test]
     fn bad_rows_are_rejected_with_line_and_reason() {
         let text = "soru,cevap,etiket\nA?,27,3,+1\nB?,b,2\nC?,c,-1\n\n,d,1\n";
-        let (rows, rejects) = parse_csv(text.as_bytes(), COLS).unwrap();
+        let (rows, rejects) = parse_csv(text.as_bytes(), cols()).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].line, 4);
         let got: Vec<(u64, &str)> = rejects
@@ -324,11 +404,58 @@ mod tests {
 
     #[test]
     fn missing_columns_are_an_error() {
-        let err = parse_csv(b"q,a,l\nx,y,1\n", COLS).unwrap_err();
+        let err = parse_csv(b"q,a,l\nx,y,1\n", cols()).unwrap_err();
         assert!(
             err.to_string()
                 .contains("header must name the columns soru,cevap,etiket"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn defect_column_is_kept_for_bad_rows_and_checked() {
+        let text = "soru,cevap,etiket,kusur\n\
+            A?,iyi,+1,\n\
+            A?,kötü,-1,vague\n\
+            B?,kötü,-1,\n\
+            C?,kötü,-1,boş\n\
+            D?,iyi,+1,partial\n\
+            E?,kötü,-1, wrong_fact \n";
+        let (rows, rejects) = parse_csv(text.as_bytes(), cols()).unwrap();
+        let got: Vec<(u64, Option<&str>)> =
+            rows.iter().map(|r| (r.line, r.defect.as_deref())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (2, None),
+                (3, Some("vague")),
+                (4, None),
+                (7, Some("wrong_fact"))
+            ]
+        );
+        let got: Vec<(u64, &str)> = rejects
+            .iter()
+            .map(|r| (r.line, r.reason.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    5,
+                    "kusur `boş` is not one of off_topic, non_answer, vague, partial, wrong_fact"
+                ),
+                (
+                    6,
+                    "a +1 row has kusur `partial`: only -1 rows have a defect"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_file_without_the_defect_column_has_no_defects() {
+        let (rows, rejects) = parse_csv(b"soru,cevap,etiket\nA?,b,-1\n", cols()).unwrap();
+        assert!(rejects.is_empty());
+        assert_eq!(rows[0].defect, None);
     }
 }

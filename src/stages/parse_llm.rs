@@ -128,6 +128,7 @@ fn qa_rows(out: &ParseOutcome, split: Split) -> Vec<QaRow> {
             question: r.soru.clone(),
             answer: r.cevap.clone(),
             label: r.etiket,
+            defect: None,
         })
         .collect()
 }
