@@ -134,7 +134,7 @@ impl Check for Params {
                 (None, Some(_)) => {
                     return Err(cx.error(&format!("{at}.range"), "`range` goes with `value`"));
                 }
-                (_, Some([lo, hi])) if !(lo <= hi) => {
+                (_, Some([lo, hi])) if lo.partial_cmp(&hi).is_none_or(|o| o.is_gt()) => {
                     return Err(cx.error(&format!("{at}.range"), "the range needs lo <= hi"));
                 }
                 _ => {}
@@ -244,7 +244,7 @@ impl Claims {
             row.p_value = pr.p_value;
             row.verdict = above_zero(pr.lo, pr.hi);
             row.measured = format!(
-                "{} {:.3} vs {} {:.3}: difference {} [{}, {}], {} ({}; {} questions)",
+                "{} {:.3} vs {} {:.3}: difference {} [{}, {}], {} ({} questions)",
                 a.config,
                 pr.a,
                 b.config,
@@ -253,7 +253,6 @@ impl Claims {
                 signed(pr.lo),
                 signed(pr.hi),
                 p_text(pr.p_value),
-                pr.test,
                 pr.units
             );
             Ok(())
@@ -270,7 +269,14 @@ impl Claims {
             } else {
                 Verdict::Inconclusive
             };
-            row.measured = format!("{} ({} {}; {})", iv_text(iv), iv.units, iv.unit, iv.method);
+            row.measured = format!(
+                "{} over {} {}, {} seed{}",
+                iv_text(iv),
+                iv.units,
+                iv.unit,
+                iv.seeds,
+                if iv.seeds == 1 { "" } else { "s" }
+            );
             row.rule = format!(
                 "supported if the 95% interval lies within [{lo:.2}, {hi:.2}], contradicted if it lies wholly outside, else inconclusive"
             );
@@ -325,7 +331,7 @@ impl Claims {
                 sorted.reverse();
             }
             row.measured = format!(
-                "{} {}; {} ({})",
+                "{} {}; {} (over {} {})",
                 r.config,
                 iv_text(me),
                 sorted
@@ -333,7 +339,8 @@ impl Claims {
                     .map(|o| format!("{} {}", o.config, iv_text(o)))
                     .collect::<Vec<_>>()
                     .join("; "),
-                me.method
+                me.units,
+                me.unit
             );
             row.rule = format!(
                 "supported if {}'s 95% interval lies {} every other one, contradicted if another lies wholly {}, else inconclusive",

@@ -162,7 +162,7 @@ mod tests {
             rule: "r".into(),
             verdict: Verdict::Contradicted,
         };
-        let back = from_batch(&to_batch(&[r.clone()]).unwrap(), "t").unwrap();
+        let back = from_batch(&to_batch(std::slice::from_ref(&r)).unwrap(), "t").unwrap();
         assert_eq!(back[0].verdict, Verdict::Contradicted);
         assert!(back[0].p_value.is_nan());
         assert_eq!(back[0].measured, r.measured);

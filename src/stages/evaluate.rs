@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use super::columns::Named;
 use super::curves::read_runs as read_curves;
 use super::evidence::{self, measure, IntervalRow, PairedRow};
+use super::qa_table;
 use super::scores::{self, RunScores};
 use super::train::{batch, strings};
 use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage};
@@ -67,6 +68,18 @@ pub struct Params {
     /// Seeds the resampling, so the same key gives the same bytes.
     #[serde(default)]
     pub seed: u64,
+    /// Which pairs of configurations to compare: `related` (same training stage, or same
+    /// optimizer/cell across stages: Adam vs SGD, E5 vs TF-IDF with Adam) or `all`.
+    #[serde(default)]
+    pub pairs: Pairs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pairs {
+    #[default]
+    Related,
+    All,
 }
 
 fn default_resamples() -> usize {
@@ -209,10 +222,14 @@ impl Questions {
     fn from_data(a: &Artifact) -> Result<Questions> {
         let b = a.table("test")?;
         let t = Named::new(&b, format!("table `test` of stage `{}`", a.manifest.stage));
-        let group: Vec<usize> = t.f64s("group")?.iter().map(|&g| g as usize).collect();
-        let labels = t.f64s("label")?;
-        let defect = if t.has("defect") {
-            t.strings("defect")?
+        let group: Vec<usize> = t
+            .f64s(qa_table::GROUP)?
+            .iter()
+            .map(|&g| g as usize)
+            .collect();
+        let labels = t.f64s(qa_table::LABEL)?;
+        let defect = if t.has(qa_table::DEFECT) {
+            t.strings(qa_table::DEFECT)?
         } else {
             vec![String::new(); group.len()]
         };
@@ -541,6 +558,11 @@ impl Stage for Evaluate {
         let mut paired_rows = Vec::new();
         for i in 0..configs.len() {
             for j in i + 1..configs.len() {
+                let related = configs[i].source == configs[j].source
+                    || configs[i].config == configs[j].config;
+                if self.p.pairs == Pairs::Related && !related {
+                    continue;
+                }
                 for m in [measure::ACCURACY, measure::PAIRWISE] {
                     let (Some(a), Some(bq)) = (measures[i].get(m), measures[j].get(m)) else {
                         continue;
@@ -914,6 +936,7 @@ mod tests {
                 resamples: RESAMPLES,
                 permutations: 999,
                 seed: SEED,
+                pairs: Pairs::All,
             },
         }
     }

@@ -307,7 +307,9 @@ mod tests {
             method: "m".into(),
             resamples: 2000,
         };
-        let back = intervals_from_batch(&intervals_to_batch(&[iv.clone()]).unwrap(), "t").unwrap();
+        let back =
+            intervals_from_batch(&intervals_to_batch(std::slice::from_ref(&iv)).unwrap(), "t")
+                .unwrap();
         assert_eq!(back, vec![iv.clone()]);
         let pr = PairedRow {
             measure: measure::ACCURACY.into(),
@@ -325,7 +327,8 @@ mod tests {
             test: "t".into(),
             resamples: 2000,
         };
-        let back = paired_from_batch(&paired_to_batch(&[pr.clone()]).unwrap(), "t").unwrap();
+        let back =
+            paired_from_batch(&paired_to_batch(std::slice::from_ref(&pr)).unwrap(), "t").unwrap();
         assert_eq!(back, vec![pr.clone()]);
         let e = Evidence {
             stage: "e".into(),

@@ -84,6 +84,7 @@ pub fn claims_section(rows: &[ClaimRow]) -> Section {
         "{} claims of the study, each decided from this run's 95% intervals: {} supported, {} contradicted, {} inconclusive. \
          A level claim (\"Adam reaches about 0.85–1.0\") is supported when the measured interval lies inside the study's range and contradicted when it lies wholly outside; \
          a comparison (\"BERT beats TF-IDF\") is supported when the paired difference's interval lies above 0 and contradicted when below; anything else is inconclusive. \
+         Intervals are percentile bootstraps over test questions (a question's two answers resampled together, pooled over seeds); training measures resample seeds; p-values are from a paired sign-flip permutation test. \
          The rule and the numbers behind each verdict are in the last columns.",
         rows.len(),
         count(Verdict::Supported),
@@ -146,18 +147,21 @@ fn overall<'a>(ev: &'a Evidence, m: &str) -> Vec<&'a IntervalRow> {
         .collect()
 }
 
-/// Test accuracy and pairwise accuracy with intervals, per evaluate stage, and what they
-/// say about chance.
+/// Test accuracy and pairwise accuracy with intervals: one row per configuration, each once
+/// (the same training stage measured by two evaluate stages has the same intervals: the
+/// resampling depends only on the seed and the number of questions), and what they say
+/// about chance.
 pub fn accuracy_section(evidence: &[Evidence], names: &Names) -> Option<Section> {
-    let mut tables = Vec::new();
-    let mut words = Vec::new();
     let (mut above, mut below, mut level) = (Vec::new(), Vec::new(), Vec::new());
     let mut seen = std::collections::BTreeSet::new();
+    let mut rows = Vec::new();
+    let mut method = None;
     for ev in evidence {
-        let acc = overall(ev, measure::ACCURACY);
-        let Some(first) = acc.first() else { continue };
-        let mut rows = Vec::new();
-        for r in &acc {
+        for r in overall(ev, measure::ACCURACY) {
+            if !seen.insert((r.source.clone(), r.config.clone())) {
+                continue;
+            }
+            method.get_or_insert_with(|| r.method.clone());
             let pw = ev.interval(&r.source, &r.config, measure::PAIRWISE);
             let ta = ev.interval(&r.source, &r.config, measure::TRAIN_ACCURACY);
             rows.push(vec![
@@ -170,20 +174,37 @@ pub fn accuracy_section(evidence: &[Evidence], names: &Names) -> Option<Section>
                 r.seeds.to_string(),
                 flags(r),
             ]);
-            if seen.insert((r.source.clone(), r.config.clone())) {
-                let who = format!("{} {}", name(names, &r.source), r.config);
-                match versus_chance(r) {
-                    "above chance" => above.push(who),
-                    "below chance" => below.push(who),
-                    _ => level.push(who),
-                }
+            let who = format!("{} {}", name(names, &r.source), r.config);
+            match versus_chance(r) {
+                "above chance" => above.push(who),
+                "below chance" => below.push(who),
+                _ => level.push(who),
             }
         }
-        tables.push(Table {
-            caption: format!(
-                "{}: test accuracy and pairwise accuracy with 95% intervals ({}); train accuracy resampled over seeds",
-                ev.stage, first.method
-            ),
+    }
+    let method = method?;
+    let total = above.len() + below.len() + level.len();
+    let words = [
+        format!(
+            "Of {total} configurations, {} {} a test accuracy whose 95% interval lies above chance (0.5); {} below{}; {} cannot be told apart from chance on this test set{}.",
+            above.len(),
+            if above.len() == 1 { "has" } else { "have" },
+            below.len(),
+            list(&below),
+            level.len(),
+            list(&level)
+        ),
+        format!("Intervals: {method}. Train accuracy has no per-row outputs to resample, so its interval is over seeds."),
+        "Pairwise accuracy is the share of test questions whose good answer scores above its bad answer (ties count half); chance is 0.5 there too. \
+         \"saturated\" marks runs whose output is one constant for every test row: their accuracy is the share of one class, not a measurement."
+            .to_string(),
+    ];
+    Some(Section {
+        title: "Test accuracy with 95% intervals over test questions".into(),
+        text: Some(words.join("\n\n")),
+        figures: Vec::new(),
+        tables: vec![Table {
+            caption: "Test accuracy and pairwise accuracy with 95% intervals over test questions; train accuracy over seeds".into(),
             columns: [
                 "Configuration",
                 "Optimizer / cell",
@@ -197,41 +218,17 @@ pub fn accuracy_section(evidence: &[Evidence], names: &Names) -> Option<Section>
             .map(String::from)
             .to_vec(),
             rows,
-        });
-    }
-    if tables.is_empty() {
-        return None;
-    }
-    let total = above.len() + below.len() + level.len();
-    words.push(format!(
-        "Of {total} configurations, {} {} test accuracy whose 95% interval lies above chance (0.5){}; {} below{}; the other {} cannot be told apart from chance on this test set.",
-        above.len(),
-        if above.len() == 1 { "has" } else { "have" },
-        list(&above),
-        below.len(),
-        list(&below),
-        level.len()
-    ));
-    words.push(
-        "Pairwise accuracy is the share of test questions whose good answer scores above its bad answer (ties count half); chance is 0.5 there too. \
-         \"saturated\" marks runs whose output is one constant for every test row: their accuracy is the share of one class, not a measurement."
-            .into(),
-    );
-    Some(Section {
-        title: "Test accuracy with 95% intervals over test questions".into(),
-        text: Some(words.join("\n\n")),
-        figures: Vec::new(),
-        tables,
+        }],
     })
 }
 
 fn list(v: &[String]) -> String {
     if v.is_empty() {
         String::new()
-    } else if v.len() <= 12 {
+    } else if v.len() <= 8 {
         format!(" ({})", v.join(", "))
     } else {
-        format!(" ({}, and {} more)", v[..12].join(", "), v.len() - 12)
+        format!(" ({}, and {} more)", v[..8].join(", "), v.len() - 8)
     }
 }
 
@@ -312,15 +309,25 @@ pub fn defect_section(evidence: &[Evidence], names: &Names) -> Option<Section> {
     })
 }
 
-/// Every paired comparison, with which pairs differ.
+/// Every paired comparison once (evaluate stages that share configurations share their
+/// comparisons), with which pairs differ and which do not.
 pub fn paired_section(evidence: &[Evidence], names: &Names) -> Option<Section> {
     let mut tables = Vec::new();
     let mut words = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for ev in evidence {
         let acc: Vec<&PairedRow> = ev
             .paired
             .iter()
             .filter(|r| r.measure == measure::ACCURACY)
+            .filter(|r| {
+                let (a, b) = (
+                    (r.source_a.clone(), r.config_a.clone()),
+                    (r.source_b.clone(), r.config_b.clone()),
+                );
+                let key = if a <= b { (a, b) } else { (b, a) };
+                seen.insert(key)
+            })
             .collect();
         let Some(first) = acc.first() else { continue };
         let pw = |r: &PairedRow| {
@@ -331,25 +338,35 @@ pub fn paired_section(evidence: &[Evidence], names: &Names) -> Option<Section> {
             )
         };
         let who = |s: &str, c: &str| format!("{} {c}", name(names, s));
-        let differ: Vec<String> = acc
-            .iter()
-            .filter(|r| r.lo > 0.0 || r.hi < 0.0)
-            .map(|r| {
+        let (mut differ, mut same) = (Vec::new(), Vec::new());
+        for r in &acc {
+            if r.lo > 0.0 || r.hi < 0.0 {
                 let (w, l) = if r.difference > 0.0 {
                     (who(&r.source_a, &r.config_a), who(&r.source_b, &r.config_b))
                 } else {
                     (who(&r.source_b, &r.config_b), who(&r.source_a, &r.config_a))
                 };
-                format!("{w} > {l}")
-            })
-            .collect();
+                differ.push(format!("{w} > {l}"));
+            } else {
+                same.push(format!(
+                    "{} vs {}",
+                    who(&r.source_a, &r.config_a),
+                    who(&r.source_b, &r.config_b)
+                ));
+            }
+        }
+        // Name the smaller of the two sets; the table has them all.
+        let detail = if differ.len() <= same.len() {
+            format!("those that differ:{}", list(&differ))
+        } else {
+            format!("those that do not:{}", list(&same))
+        };
         words.push(format!(
-            "{}: {} of {} pairs differ in test accuracy (95% interval of the paired difference excludes 0){}; the other {} cannot be told apart on these questions.",
+            "{}: {} of {} pairs differ in test accuracy (the 95% interval of the paired difference excludes 0), {} cannot be told apart on these questions; {detail}.",
             ev.stage,
             differ.len(),
             acc.len(),
-            list(&differ),
-            acc.len() - differ.len()
+            same.len(),
         ));
         let rows = acc
             .iter()
@@ -440,7 +457,7 @@ mod tests {
         let s = accuracy_section(&[ev], &names).unwrap();
         let text = s.text.unwrap();
         assert!(
-            text.contains("Of 3 configurations, 1 has test accuracy whose 95% interval lies above chance (0.5) (E5 adam); 0 below; the other 2 cannot"),
+            text.contains("Of 3 configurations, 1 has a test accuracy whose 95% interval lies above chance (0.5); 0 below; 2 cannot be told apart from chance on this test set (E5 sgd, E5 gd)."),
             "{text}"
         );
         let row = &s.tables[0].rows[2];

@@ -162,8 +162,8 @@ fn add_intervals(t: &mut Table, source: &str, evidence: &[Evidence]) {
     t.columns.push("Flags".into());
     let unit = found.iter().flatten().next().map(|r| r.method.clone());
     for (row, f) in t.rows.iter_mut().zip(&found) {
-        row.insert(at, f.map_or("–".into(), |r| fmt_interval(r)));
-        row.push(f.map_or(String::new(), |r| flags(r)));
+        row.insert(at, f.map_or("–".into(), fmt_interval));
+        row.push(f.map_or(String::new(), flags));
     }
     if let Some(m) = unit {
         t.caption.push_str(&format!("; interval: {m}"));

@@ -108,7 +108,7 @@ figure { margin: 1.2em 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption { color: #555; font-size: .92em; margin-top: .3em; }
 table { border-collapse: collapse; margin: 1em 0; font-size: .93em; }
-caption { text-align: left; font-weight: bold; padding: .3em 0; white-space: nowrap; }
+caption { text-align: left; font-weight: bold; padding: .3em 0; }
 th, td { border: 1px solid #ccc; padding: .35em .7em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
