@@ -27,6 +27,7 @@ use arrow::array::{ArrayRef, BooleanArray, Float64Array, UInt32Array, UInt64Arra
 use serde::{Deserialize, Serialize};
 
 use super::columns::Named;
+use super::curves;
 use super::curves::read_runs as read_curves;
 use super::evidence::{self, measure, IntervalRow, PairedRow};
 use super::qa_table;
@@ -150,7 +151,7 @@ fn read_artifact(a: &Artifact) -> Result<Vec<Run>> {
         t.f64s("seed")?,
         t.strings("status")?,
     );
-    let (train_acc, train_mse) = (t.f64s("train_acc")?, t.f64s("train_mse")?);
+    let (train_acc, train_mse) = (t.f64s(curves::TRAIN_ACC)?, t.f64s(curves::TRAIN_MSE)?);
     let sc = scores::from_batch(&a.table(scores::SCORES)?, scores_col, &what)?;
     // Sweep scores name cells by label; the runs table by id, in the same cell order.
     let cell_ids: Vec<String> = if is_sweep {
@@ -169,9 +170,9 @@ fn read_artifact(a: &Artifact) -> Result<Vec<Run>> {
     if !is_sweep && a.table_names().iter().any(|n| n == "curves") {
         let curves = a.table("curves")?;
         let c = Named::new(&curves, format!("table `curves` of {what}"));
-        for r in read_curves(&c, &["train_mse"], &[])? {
+        for r in read_curves(&c, &[curves::TRAIN_MSE], &[])? {
             let seed: u64 = r.id.get("seed").and_then(|s| s.parse().ok()).unwrap_or(0);
-            let m = r.metric("train_mse");
+            let m = r.metric(curves::TRAIN_MSE);
             let finite: Vec<f64> = m.iter().copied().filter(|x| x.is_finite()).collect();
             let area = finite.iter().sum::<f64>() / finite.len().max(1) as f64;
             areas.insert((r.optimizer.clone(), seed), area);

@@ -20,7 +20,7 @@ use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use serde::{Deserialize, Serialize};
 
 use super::columns::{is_identifier, Named};
-use super::curves::{by_optimizer, read_runs_by, Run};
+use super::curves::{self, by_optimizer, read_runs_by, Run};
 use super::evidence::{measure, Evidence, IntervalRow};
 use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage};
 use crate::cache::{Artifact, Output};
@@ -397,7 +397,7 @@ impl Job<'_> {
             FigureType::Optimizers => {
                 let runs = self.runs(
                     self.spec.index,
-                    &["train_mse", "test_acc", "elapsed_s"],
+                    &[curves::TRAIN_MSE, curves::TEST_ACC, curves::ELAPSED_S],
                     &["lr"],
                 )?;
                 let curves = by_optimizer(&runs, self.order())
@@ -405,11 +405,11 @@ impl Job<'_> {
                     .map(|(opt, rs)| OptimizerCurves {
                         label: label_of(&opt, &rs),
                         epoch: shortest_epochs(&rs),
-                        time_s: band(&rs, "elapsed_s").mean,
-                        loss: band(&rs, "train_mse"),
+                        time_s: band(&rs, curves::ELAPSED_S).mean,
+                        loss: band(&rs, curves::TRAIN_MSE),
                         accuracy: Band {
                             final_interval: self.final_interval(self.spec.index, &opt),
-                            ..band(&rs, "test_acc")
+                            ..band(&rs, curves::TEST_ACC)
                         },
                         name: opt,
                     })
@@ -419,7 +419,7 @@ impl Job<'_> {
             FigureType::Fit => {
                 let runs = self.runs(
                     self.spec.index,
-                    &["train_mse", "train_acc", "test_acc"],
+                    &[curves::TRAIN_MSE, curves::TRAIN_ACC, curves::TEST_ACC],
                     &["lr"],
                 )?;
                 let curves = by_optimizer(&runs, self.order())
@@ -427,11 +427,11 @@ impl Job<'_> {
                     .map(|(opt, rs)| FitCurves {
                         label: opt.to_uppercase(),
                         epoch: shortest_epochs(&rs),
-                        train_loss: band(&rs, "train_mse"),
-                        train_accuracy: band(&rs, "train_acc"),
+                        train_loss: band(&rs, curves::TRAIN_MSE),
+                        train_accuracy: band(&rs, curves::TRAIN_ACC),
                         test_accuracy: Band {
                             final_interval: self.final_interval(self.spec.index, &opt),
-                            ..band(&rs, "test_acc")
+                            ..band(&rs, curves::TEST_ACC)
                         },
                         name: opt,
                     })
@@ -446,10 +446,10 @@ impl Job<'_> {
                 let mut groups: Vec<String> = Vec::new();
                 let mut per_input = Vec::new();
                 for i in 0..self.artifacts.len() {
-                    let runs = self.runs(i, &["test_acc"], &[])?;
+                    let runs = self.runs(i, &[curves::TEST_ACC], &[])?;
                     let finals: Vec<(String, Vec<f64>)> = by_optimizer(&runs, self.order())
                         .into_iter()
-                        .map(|(o, rs)| (o, rs.iter().map(|r| r.last("test_acc")).collect()))
+                        .map(|(o, rs)| (o, rs.iter().map(|r| r.last(curves::TEST_ACC)).collect()))
                         .collect();
                     for (o, _) in &finals {
                         if !groups.contains(o) {
@@ -504,15 +504,15 @@ impl Job<'_> {
                 let labels = self.labels();
                 let mut series = Vec::new();
                 for (i, label) in labels.iter().enumerate() {
-                    let runs = self.runs(i, &["train_mse", "test_acc"], &[])?;
+                    let runs = self.runs(i, &[curves::TRAIN_MSE, curves::TEST_ACC], &[])?;
                     for (opt, rs) in by_optimizer(&runs, self.order()) {
                         series.push(DepthSeries {
                             model: label.clone(),
                             epoch: shortest_epochs(&rs),
-                            train_loss: band(&rs, "train_mse"),
+                            train_loss: band(&rs, curves::TRAIN_MSE),
                             test_accuracy: Band {
                                 final_interval: self.final_interval(i, &opt),
-                                ..band(&rs, "test_acc")
+                                ..band(&rs, curves::TEST_ACC)
                             },
                             optimizer: opt,
                         });
@@ -530,7 +530,7 @@ impl Job<'_> {
         let mut runs = Vec::new();
         let mut input_of = Vec::new();
         for i in 0..self.artifacts.len() {
-            let rs = self.runs_by(i, &[x], &["test_acc", x], &[])?;
+            let rs = self.runs_by(i, &[x], &[curves::TEST_ACC, x], &[])?;
             input_of.extend(std::iter::repeat_n(i, rs.len()));
             runs.extend(rs);
         }
@@ -552,7 +552,7 @@ impl Job<'_> {
                         Vec::new(),
                         Vec::new(),
                     ));
-                    e.1.push(r.last("test_acc"));
+                    e.1.push(r.last(curves::TEST_ACC));
                     e.2.extend(index_of(r));
                 }
                 let mut s = SizeSeries {
@@ -597,7 +597,7 @@ impl Job<'_> {
     fn heatmap(&self, title: String) -> Result<Heatmap> {
         let rows_col = self.spec.rows.as_deref().unwrap_or("hidden");
         let cols_col = self.spec.cols.as_deref().unwrap_or("lr");
-        let value_col = self.spec.value.as_deref().unwrap_or("test_acc");
+        let value_col = self.spec.value.as_deref().unwrap_or(curves::TEST_ACC);
         let (b, what) = self.batch(self.spec.index)?;
         let t = Named::new(&b, what.clone());
         let rows = t.f64s(rows_col)?;
@@ -800,10 +800,10 @@ fn axis_name(col: &str) -> String {
     match col {
         "hidden" => "Hidden size".into(),
         "lr" => "Learning rate".into(),
-        "test_acc" => "Test accuracy".into(),
+        curves::TEST_ACC => "Test accuracy".into(),
         "test_acc_mean" => "Test accuracy (mean over seeds)".into(),
-        "train_rows" => "training rows".into(),
-        "train_acc" => "Train accuracy".into(),
+        curves::TRAIN_ROWS => "training rows".into(),
+        curves::TRAIN_ACC => "Train accuracy".into(),
         "batch_size" => "Batch size".into(),
         other => other.to_string(),
     }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::claims_table;
 use super::columns::Named;
-use super::curves::{by_optimizer, read_runs};
+use super::curves::{self, by_optimizer, read_runs};
 use super::evidence::{measure, Evidence};
 use super::evidence_sections::{
     accuracy_section, claims_section, defect_section, flags, fmt_interval, paired_section, Names,
@@ -99,17 +99,22 @@ struct ReportStage {
 /// Final metrics per optimizer, mean ± std over the runs at their last epoch.
 pub(crate) fn metrics_table(batch: &RecordBatch, what: String, caption: String) -> Result<Table> {
     let t = Named::new(batch, what);
-    let optional = ["train_acc", "train_mse", "test_mse", "elapsed_s"];
-    let runs = read_runs(&t, &["test_acc"], &optional)?;
+    let optional = [
+        curves::TRAIN_ACC,
+        curves::TRAIN_MSE,
+        curves::TEST_MSE,
+        curves::ELAPSED_S,
+    ];
+    let runs = read_runs(&t, &[curves::TEST_ACC], &optional)?;
     let shown: Vec<(&str, &str, usize)> = [
-        ("test_acc", "Test accuracy", 3),
-        ("train_acc", "Train accuracy", 3),
-        ("train_mse", "Train MSE", 4),
-        ("test_mse", "Test MSE", 4),
-        ("elapsed_s", "Time (s)", 2),
+        (curves::TEST_ACC, "Test accuracy", 3),
+        (curves::TRAIN_ACC, "Train accuracy", 3),
+        (curves::TRAIN_MSE, "Train MSE", 4),
+        (curves::TEST_MSE, "Test MSE", 4),
+        (curves::ELAPSED_S, "Time (s)", 2),
     ]
     .into_iter()
-    .filter(|(c, _, _)| *c == "test_acc" || t.has(c))
+    .filter(|(c, _, _)| *c == curves::TEST_ACC || t.has(c))
     .collect();
     let mut columns = vec![
         "Optimizer".to_string(),

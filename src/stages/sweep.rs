@@ -22,6 +22,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::curves;
 use super::scores;
 use super::train::{batch, load_features, run_spec, status_parts, strings, Precision, RunSpec};
 use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage, Unit};
@@ -265,15 +266,15 @@ impl Stage for Sweep {
             ("seed", Arc::new(UInt64Array::from(spec.seeds.clone()))),
             ("status", strings(status)),
             (
-                "epochs_run",
+                curves::EPOCHS_RUN,
                 Arc::new(UInt32Array::from_iter_values(
                     results.iter().map(|r| r.curves.len() as u32),
                 )),
             ),
-            ("train_mse", last(|c| c.train_mse)),
-            ("train_acc", last(|c| c.train_acc)),
-            ("test_mse", last(|c| c.test_mse)),
-            ("test_acc", last(|c| c.test_acc)),
+            (curves::TRAIN_MSE, last(|c| c.train_mse)),
+            (curves::TRAIN_ACC, last(|c| c.train_acc)),
+            (curves::TEST_MSE, last(|c| c.test_mse)),
+            (curves::TEST_ACC, last(|c| c.test_acc)),
         ])?;
         // Raw test outputs per seed, for `evaluate`'s question-level intervals.
         let y_test = d.y_test.to_vec();
@@ -322,7 +323,12 @@ impl Stage for Sweep {
                 .collect()
         };
         use arrow::array::Array;
-        for metric in ["test_acc", "test_mse", "train_acc", "train_mse"] {
+        for metric in [
+            curves::TEST_ACC,
+            curves::TEST_MSE,
+            curves::TRAIN_ACC,
+            curves::TRAIN_MSE,
+        ] {
             let (mut means, mut stds) = (Vec::new(), Vec::new());
             for xs in per_cell(&runs, metric) {
                 let (m, s) = mean_std(&xs, 0);
