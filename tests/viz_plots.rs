@@ -154,6 +154,8 @@ fn train_size_renders() {
                     0.6 + 0.12 * i as f64,
                 ],
                 accuracy_std: vec![0.05, 0.04, 0.03, 0.02],
+                intervals: (i == 2)
+                    .then(|| vec![(0.6, 0.7), (0.65, 0.78), (0.7, 0.8), (0.66, 0.78)]),
             })
             .collect(),
     };
@@ -176,6 +178,7 @@ fn heatmap_renders_values_with_first_row_on_top() {
         values: vec![vec![0.0, 0.0], vec![1.0, 1.0]],
         value_range: (0.0, 1.0),
         value_label: "Test accuracy".into(),
+        marks: Vec::new(),
     };
     let img = check_png("heatmap_rows", &fig);
     let centroid_y = |rgb: [u8; 3]| {
@@ -295,21 +298,51 @@ fn grouped_bars_render() {
                 label: "TF-IDF".into(),
                 values: vec![0.55, 0.62, 0.7],
                 stds: vec![0.03, 0.05, 0.02],
+                intervals: Some(vec![(0.5, 0.6), (0.55, 0.69), (0.64, 0.76)]),
             },
             BarSeries {
                 label: "E5 embeddings".into(),
                 values: vec![0.62, 0.8, 0.85],
                 stds: vec![0.02, 0.04, 0.01],
+                intervals: None,
             },
         ],
         y_range: None,
+        chance: Some(0.5),
     };
     check_png("repr_compare", &fig);
     check_svg(
         "repr_compare",
         &fig,
-        &["TF-IDF", "E5 embeddings", "SGD", "0.850", "0.550"],
+        &[
+            "TF-IDF",
+            "E5 embeddings",
+            "SGD",
+            "0.850",
+            "0.550",
+            "chance (0.5)",
+        ],
     );
+}
+
+#[test]
+fn heatmap_marks_saturated_cells() {
+    let fig = Heatmap {
+        title: "grid".into(),
+        x_label: "Learning rate".into(),
+        y_label: "Hidden size".into(),
+        x_ticks: vec!["0.1".into(), "0.01".into()],
+        y_ticks: vec!["32".into()],
+        values: vec![vec![0.5, 0.6]],
+        value_range: (0.0, 1.0),
+        value_label: "Test accuracy".into(),
+        marks: vec![vec!["saturated: 5 runs".into(), String::new()]],
+    };
+    let img = check_png("heatmap_marks", &fig);
+    // The red border of the marked cell (palette red, 214/39/40) is drawn.
+    let red = img.pixels().filter(|p| p.0 == [214, 39, 40]).count();
+    assert!(red > 500, "{red} red pixels");
+    check_svg("heatmap_marks", &fig, &["saturated: 5 runs"]);
 }
 
 #[test]

@@ -37,8 +37,10 @@ fn sample_report() -> Report {
             label: "TF-IDF".into(),
             values: vec![0.6, 0.7],
             stds: vec![0.01, 0.02],
+            intervals: None,
         }],
         y_range: None,
+        chance: Some(0.5),
     };
     let node = |n: &str, k: &str| DagNode {
         name: n.into(),

@@ -9,6 +9,7 @@ pub mod rng;
 pub mod rowspace;
 pub mod simd;
 pub mod snapshot;
+pub mod stats;
 pub mod sweep;
 pub mod train;
 pub mod tsne;

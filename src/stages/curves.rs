@@ -5,6 +5,29 @@
 
 use std::collections::BTreeMap;
 
+/// Table and column names of `train`'s `curves` (one row per run and epoch) and `runs` (one
+/// row per run: final metrics) tables, and of `sweep`'s per-run rows; every reader and
+/// writer spells them through these.
+pub const CURVES: &str = "curves";
+pub const RUNS: &str = "runs";
+pub const OPTIMIZER: &str = "optimizer";
+pub const SEED: &str = "seed";
+pub const EPOCH: &str = "epoch";
+pub const TRAIN_MSE: &str = "train_mse";
+pub const TRAIN_ACC: &str = "train_acc";
+pub const TEST_MSE: &str = "test_mse";
+pub const TEST_ACC: &str = "test_acc";
+pub const VAL_MSE: &str = "val_mse";
+pub const VAL_ACC: &str = "val_acc";
+pub const ELAPSED_S: &str = "elapsed_s";
+pub const FRACTION: &str = "fraction";
+pub const LR: &str = "lr";
+pub const STATUS: &str = "status";
+pub const STOPPED_EPOCH: &str = "stopped_epoch";
+pub const EPOCHS_RUN: &str = "epochs_run";
+pub const TRAIN_ROWS: &str = "train_rows";
+pub const TRAIN_SECONDS: &str = "train_seconds";
+
 use arrow::array::RecordBatch;
 
 use anyhow::{bail, Result};

@@ -1,10 +1,14 @@
 //! Stage kinds: the trait every kind implements, what it gets at build and run time, and the
 //! registry (one line per kind).
 
+mod claims;
+pub mod claims_table;
 mod columns;
 mod curves;
 mod e5;
 mod evaluate;
+pub mod evidence;
+mod evidence_sections;
 pub mod features;
 mod ingest_csv;
 mod llm_generate;
@@ -13,6 +17,7 @@ mod parse_llm;
 mod plot;
 pub mod qa_table;
 mod report;
+pub mod scores;
 mod sweep;
 #[cfg(test)]
 mod testkit;
@@ -41,6 +46,7 @@ pub static KINDS: &[&Kind] = &[
     &train::KIND,
     &sweep::KIND,
     &evaluate::KIND,
+    &claims::KIND,
     &tsne::KIND,
     &plot::KIND,
     &report::KIND,

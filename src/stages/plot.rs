@@ -20,7 +20,8 @@ use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use serde::{Deserialize, Serialize};
 
 use super::columns::{is_identifier, Named};
-use super::curves::{by_optimizer, read_runs_by, Run};
+use super::curves::{self, by_optimizer, read_runs_by, Run};
+use super::evidence::{measure, Evidence, IntervalRow};
 use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage};
 use crate::cache::{Artifact, Output};
 use crate::error::ConfigError;
@@ -44,11 +45,13 @@ const ROLES: &[Role] = &[
     role("models"),
     role("sweep"),
     role("tsne"),
+    // `evaluate` stages: 95% intervals over test questions for the accuracy whiskers.
+    role("evidence"),
 ];
 
 pub const KIND: Kind = Kind {
     name: "plot",
-    version: 1,
+    version: 2,
     summary: "the study's figures (PNG + SVG) from curves, sweep and t-SNE tables",
     inputs: ROLES,
     build: build_with::<Params>,
@@ -250,9 +253,60 @@ fn shortest_epochs(runs: &[&Run]) -> Vec<f64> {
 struct Job<'a> {
     spec: &'a FigureSpec,
     artifacts: &'a [Arc<Artifact>],
+    evidence: &'a [Evidence],
 }
 
 impl Job<'_> {
+    /// The question-level test-accuracy interval of (input stage i, optimizer).
+    fn interval(&self, i: usize, optimizer: &str) -> Option<&IntervalRow> {
+        let source = &self.artifacts.get(i)?.manifest.stage;
+        self.evidence
+            .iter()
+            .find_map(|e| e.interval(source, optimizer, measure::ACCURACY))
+    }
+
+    fn final_interval(&self, i: usize, optimizer: &str) -> Option<(f64, f64)> {
+        self.interval(i, optimizer).map(|r| (r.lo, r.hi))
+    }
+
+    /// What the figure's whiskers, bands and lines mean, in words, with n.
+    fn caption(&self) -> String {
+        let any = (0..self.artifacts.len()).find_map(|i| {
+            self.evidence.iter().find_map(|e| {
+                e.intervals.iter().find(|r| {
+                    r.source == self.artifacts[i].manifest.stage && r.measure == measure::ACCURACY
+                })
+            })
+        });
+        let iv = any.map(|r| {
+            format!(
+                "whiskers: 95% intervals of the final test accuracy, {}",
+                r.method
+            )
+        });
+        let parts: Vec<String> = match self.spec.kind {
+            FigureType::Optimizers | FigureType::Fit | FigureType::Depth => [
+                Some("lines: mean over seeds; bands: ±1 std over seeds".to_string()),
+                iv.map(|s| format!("{s} (at the last epoch)")),
+                Some("dashed grey: chance accuracy (0.5)".into()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+            FigureType::Bars | FigureType::TrainSize => [
+                Some(iv.unwrap_or_else(|| "whiskers: ±1 std over seeds".into())),
+                Some("dashed grey: chance accuracy (0.5)".into()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+            FigureType::Heatmap => vec![
+                "mean over seeds per cell; a red border marks cells with saturated runs (one constant output for every test row: the accuracy is the share of one class) or diverged runs".into(),
+            ],
+            FigureType::Tsne => Vec::new(),
+        };
+        parts.join("; ")
+    }
     fn title(&self) -> String {
         self.spec
             .title
@@ -343,7 +397,7 @@ impl Job<'_> {
             FigureType::Optimizers => {
                 let runs = self.runs(
                     self.spec.index,
-                    &["train_mse", "test_acc", "elapsed_s"],
+                    &[curves::TRAIN_MSE, curves::TEST_ACC, curves::ELAPSED_S],
                     &["lr"],
                 )?;
                 let curves = by_optimizer(&runs, self.order())
@@ -351,9 +405,12 @@ impl Job<'_> {
                     .map(|(opt, rs)| OptimizerCurves {
                         label: label_of(&opt, &rs),
                         epoch: shortest_epochs(&rs),
-                        time_s: band(&rs, "elapsed_s").mean,
-                        loss: band(&rs, "train_mse"),
-                        accuracy: band(&rs, "test_acc"),
+                        time_s: band(&rs, curves::ELAPSED_S).mean,
+                        loss: band(&rs, curves::TRAIN_MSE),
+                        accuracy: Band {
+                            final_interval: self.final_interval(self.spec.index, &opt),
+                            ..band(&rs, curves::TEST_ACC)
+                        },
                         name: opt,
                     })
                     .collect();
@@ -362,7 +419,7 @@ impl Job<'_> {
             FigureType::Fit => {
                 let runs = self.runs(
                     self.spec.index,
-                    &["train_mse", "train_acc", "test_acc"],
+                    &[curves::TRAIN_MSE, curves::TRAIN_ACC, curves::TEST_ACC],
                     &["lr"],
                 )?;
                 let curves = by_optimizer(&runs, self.order())
@@ -370,9 +427,12 @@ impl Job<'_> {
                     .map(|(opt, rs)| FitCurves {
                         label: opt.to_uppercase(),
                         epoch: shortest_epochs(&rs),
-                        train_loss: band(&rs, "train_mse"),
-                        train_accuracy: band(&rs, "train_acc"),
-                        test_accuracy: band(&rs, "test_acc"),
+                        train_loss: band(&rs, curves::TRAIN_MSE),
+                        train_accuracy: band(&rs, curves::TRAIN_ACC),
+                        test_accuracy: Band {
+                            final_interval: self.final_interval(self.spec.index, &opt),
+                            ..band(&rs, curves::TEST_ACC)
+                        },
                         name: opt,
                     })
                     .collect();
@@ -386,10 +446,10 @@ impl Job<'_> {
                 let mut groups: Vec<String> = Vec::new();
                 let mut per_input = Vec::new();
                 for i in 0..self.artifacts.len() {
-                    let runs = self.runs(i, &["test_acc"], &[])?;
+                    let runs = self.runs(i, &[curves::TEST_ACC], &[])?;
                     let finals: Vec<(String, Vec<f64>)> = by_optimizer(&runs, self.order())
                         .into_iter()
-                        .map(|(o, rs)| (o, rs.iter().map(|r| r.last("test_acc")).collect()))
+                        .map(|(o, rs)| (o, rs.iter().map(|r| r.last(curves::TEST_ACC)).collect()))
                         .collect();
                     for (o, _) in &finals {
                         if !groups.contains(o) {
@@ -401,7 +461,8 @@ impl Job<'_> {
                 let series = per_input
                     .iter()
                     .zip(&labels)
-                    .map(|(finals, label)| {
+                    .enumerate()
+                    .map(|(i, (finals, label))| {
                         let stats: Vec<(f64, f64)> = groups
                             .iter()
                             .map(|g| {
@@ -411,19 +472,31 @@ impl Job<'_> {
                                     .map_or((f64::NAN, f64::NAN), |(_, v)| mean_std(v))
                             })
                             .collect();
+                        let intervals: Vec<Option<(f64, f64)>> =
+                            groups.iter().map(|g| self.final_interval(i, g)).collect();
                         BarSeries {
                             label: label.clone(),
                             values: stats.iter().map(|s| s.0).collect(),
                             stds: stats.iter().map(|s| s.1).collect(),
+                            intervals: intervals
+                                .iter()
+                                .all(Option::is_some)
+                                .then(|| intervals.iter().flatten().copied().collect()),
                         }
                     })
-                    .collect();
+                    .collect::<Vec<_>>();
+                let y_label = if series.iter().all(|s| s.intervals.is_some()) {
+                    "Final test accuracy (95% interval over test questions)"
+                } else {
+                    "Final test accuracy (mean ± std over seeds)"
+                };
                 let fig = GroupedBars {
                     title,
-                    y_label: "Final test accuracy (mean ± std over seeds)".into(),
+                    y_label: y_label.into(),
                     groups: groups.iter().map(|g| g.to_uppercase()).collect(),
                     series,
                     y_range: None,
+                    chance: Some(0.5),
                 };
                 self.render_all(&fig, formats)
             }
@@ -431,14 +504,17 @@ impl Job<'_> {
                 let labels = self.labels();
                 let mut series = Vec::new();
                 for (i, label) in labels.iter().enumerate() {
-                    let runs = self.runs(i, &["train_mse", "test_acc"], &[])?;
+                    let runs = self.runs(i, &[curves::TRAIN_MSE, curves::TEST_ACC], &[])?;
                     for (opt, rs) in by_optimizer(&runs, self.order()) {
                         series.push(DepthSeries {
                             model: label.clone(),
-                            optimizer: opt,
                             epoch: shortest_epochs(&rs),
-                            train_loss: band(&rs, "train_mse"),
-                            test_accuracy: band(&rs, "test_acc"),
+                            train_loss: band(&rs, curves::TRAIN_MSE),
+                            test_accuracy: Band {
+                                final_interval: self.final_interval(i, &opt),
+                                ..band(&rs, curves::TEST_ACC)
+                            },
+                            optimizer: opt,
                         });
                     }
                 }
@@ -452,21 +528,32 @@ impl Job<'_> {
         // Every stage of the role contributes its sizes (one stage per size, or
         // one stage holding several).
         let mut runs = Vec::new();
+        let mut input_of = Vec::new();
         for i in 0..self.artifacts.len() {
-            runs.extend(self.runs_by(i, &[x], &["test_acc", x], &[])?);
+            let rs = self.runs_by(i, &[x], &[curves::TEST_ACC, x], &[])?;
+            input_of.extend(std::iter::repeat_n(i, rs.len()));
+            runs.extend(rs);
         }
+        let index_of = |r: &Run| {
+            runs.iter()
+                .position(|o| std::ptr::eq(o, r))
+                .map(|p| input_of[p])
+        };
         let percent = runs.iter().all(|r| r.last(x) <= 1.0);
         let series = by_optimizer(&runs, self.order())
             .into_iter()
             .map(|(opt, rs)| {
-                let mut by_x: BTreeMap<i64, (f64, Vec<f64>)> = BTreeMap::new();
+                let mut by_x: BTreeMap<i64, (f64, Vec<f64>, Vec<usize>)> = BTreeMap::new();
                 for r in rs {
                     let xv = r.last(x);
                     // Group equal sizes exactly; the key keeps them sorted.
-                    let e = by_x
-                        .entry((xv * 1e9).round() as i64)
-                        .or_insert((xv, Vec::new()));
-                    e.1.push(r.last("test_acc"));
+                    let e = by_x.entry((xv * 1e9).round() as i64).or_insert((
+                        xv,
+                        Vec::new(),
+                        Vec::new(),
+                    ));
+                    e.1.push(r.last(curves::TEST_ACC));
+                    e.2.extend(index_of(r));
                 }
                 let mut s = SizeSeries {
                     name: opt.clone(),
@@ -474,12 +561,23 @@ impl Job<'_> {
                     sizes: Vec::new(),
                     accuracy: Vec::new(),
                     accuracy_std: Vec::new(),
+                    intervals: None,
                 };
-                for (_, (xv, accs)) in by_x {
+                let mut intervals = Vec::new();
+                for (_, (xv, accs, mut inputs)) in by_x {
                     let (m, sd) = mean_std(&accs);
                     s.sizes.push(if percent { 100.0 * xv } else { xv });
                     s.accuracy.push(m);
                     s.accuracy_std.push(sd);
+                    inputs.dedup();
+                    // An interval only when one stage holds every run of this size.
+                    intervals.push(match inputs.as_slice() {
+                        [i] => self.final_interval(*i, &opt),
+                        _ => None,
+                    });
+                }
+                if intervals.iter().all(Option::is_some) {
+                    s.intervals = Some(intervals.into_iter().flatten().collect());
                 }
                 s
             })
@@ -499,7 +597,7 @@ impl Job<'_> {
     fn heatmap(&self, title: String) -> Result<Heatmap> {
         let rows_col = self.spec.rows.as_deref().unwrap_or("hidden");
         let cols_col = self.spec.cols.as_deref().unwrap_or("lr");
-        let value_col = self.spec.value.as_deref().unwrap_or("test_acc");
+        let value_col = self.spec.value.as_deref().unwrap_or(curves::TEST_ACC);
         let (b, what) = self.batch(self.spec.index)?;
         let t = Named::new(&b, what.clone());
         let rows = t.f64s(rows_col)?;
@@ -586,8 +684,49 @@ impl Job<'_> {
                 }
             }
         }
+        // Cells with saturated or diverged runs (count columns of `sweep`'s `cells` table).
+        let count = |name: &str| -> Result<Vec<f64>> {
+            if t.has(name) {
+                t.f64s(name)
+            } else {
+                Ok(vec![0.0; n])
+            }
+        };
+        let (sat, div) = (count("saturated")?, count("diverged")?);
+        let mut tally = vec![vec![(0.0, 0.0); col_vals.len()]; row_vals.len()];
+        for i in 0..n {
+            if let (Some(opts), Some(w)) = (&optimizer, &wanted) {
+                if &opts[i] != w {
+                    continue;
+                }
+            }
+            let r = row_vals.iter().position(|&v| key(v) == key(rows[i]));
+            let c = col_vals.iter().position(|&v| key(v) == key(cols[i]));
+            if let (Some(r), Some(c)) = (r, c) {
+                tally[r][c].0 += sat[i].max(0.0);
+                tally[r][c].1 += div[i].max(0.0);
+            }
+        }
+        let marks = tally
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|&(s, d)| {
+                        let mut m = Vec::new();
+                        if s > 0.0 {
+                            m.push(format!("saturated: {s} runs"));
+                        }
+                        if d > 0.0 {
+                            m.push(format!("diverged: {d} runs"));
+                        }
+                        m.join(", ")
+                    })
+                    .collect()
+            })
+            .collect();
         let fmt = |v: &f64| crate::viz::figures::tick_text(*v);
         Ok(Heatmap {
+            marks,
             title,
             x_label: axis_name(cols_col),
             y_label: axis_name(rows_col),
@@ -661,10 +800,10 @@ fn axis_name(col: &str) -> String {
     match col {
         "hidden" => "Hidden size".into(),
         "lr" => "Learning rate".into(),
-        "test_acc" => "Test accuracy".into(),
+        curves::TEST_ACC => "Test accuracy".into(),
         "test_acc_mean" => "Test accuracy (mean over seeds)".into(),
-        "train_rows" => "training rows".into(),
-        "train_acc" => "Train accuracy".into(),
+        curves::TRAIN_ROWS => "training rows".into(),
+        curves::TRAIN_ACC => "Train accuracy".into(),
         "batch_size" => "Batch size".into(),
         other => other.to_string(),
     }
@@ -680,10 +819,17 @@ impl Stage for Plot {
         let mut formats = self.p.formats.clone();
         formats.sort();
         formats.dedup();
+        let evidence: Vec<Evidence> = cx
+            .input_all("evidence")
+            .iter()
+            .map(|a| Evidence::read(a))
+            .collect::<Result<_>>()?;
+        let mut captions = Vec::new();
         for spec in &self.p.figures {
             let job = Job {
                 spec,
                 artifacts: cx.input_all(&spec.from),
+                evidence: &evidence,
             };
             if job.artifacts.is_empty() {
                 bail!(
@@ -702,6 +848,7 @@ impl Stage for Plot {
             names.push(spec.name.clone());
             types.push(spec.kind.name());
             titles.push(job.title());
+            captions.push(job.caption());
             files.push(these.join(","));
         }
         let table = RecordBatch::try_from_iter(vec![
@@ -709,6 +856,7 @@ impl Stage for Plot {
             ("type", Arc::new(StringArray::from(types)) as ArrayRef),
             ("title", Arc::new(StringArray::from(titles)) as ArrayRef),
             ("files", Arc::new(StringArray::from(files)) as ArrayRef),
+            ("caption", Arc::new(StringArray::from(captions)) as ArrayRef),
         ])?;
         out.notes.push(format!("{} figures", table.num_rows()));
         Ok(out.table("figures", table))
@@ -882,6 +1030,7 @@ mod tests {
         let fig = Job {
             spec: &spec,
             artifacts: &arts,
+            evidence: &[],
         }
         .train_size("t".into())
         .unwrap();
@@ -965,6 +1114,7 @@ mod tests {
         let fig = Job {
             spec: &job_spec,
             artifacts: &arts,
+            evidence: &[],
         }
         .tsne("t".into())
         .unwrap();

@@ -11,8 +11,14 @@ use anyhow::{Context, Result};
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use serde::{Deserialize, Serialize};
 
+use super::claims_table;
 use super::columns::Named;
-use super::curves::{by_optimizer, read_runs};
+use super::curves::{self, by_optimizer, read_runs};
+use super::evidence::{measure, Evidence};
+use super::evidence_sections::{
+    accuracy_section, claims_section, defect_section, flags, fmt_interval, paired_section,
+    Names as Labels,
+};
 use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage};
 use crate::cache::{Artifact, Manifest, Output};
 use crate::error::ConfigError;
@@ -32,10 +38,17 @@ const fn role(name: &'static str) -> Role {
 
 pub const KIND: Kind = Kind {
     name: "report",
-    // 2: stage names come from the pipeline (and are in the key), not from old manifests.
-    version: 2,
+    // 2: stage names come from the pipeline (and are in the key), not from old manifests;
+    // (a parallel 2 added the claims and evidence sections); 3: both.
+    version: 3,
     summary: "self-contained HTML report: figures, final metrics, DAG and provenance",
-    inputs: &[role("plots"), role("metrics"), role("tsne")],
+    inputs: &[
+        role("plots"),
+        role("metrics"),
+        role("tsne"),
+        role("claims"),
+        role("evidence"),
+    ],
     build: build_with::<Params>,
 };
 
@@ -151,17 +164,22 @@ struct ReportStage {
 /// Final metrics per optimizer, mean ± std over the runs at their last epoch.
 pub(crate) fn metrics_table(batch: &RecordBatch, what: String, caption: String) -> Result<Table> {
     let t = Named::new(batch, what);
-    let optional = ["train_acc", "train_mse", "test_mse", "elapsed_s"];
-    let runs = read_runs(&t, &["test_acc"], &optional)?;
+    let optional = [
+        curves::TRAIN_ACC,
+        curves::TRAIN_MSE,
+        curves::TEST_MSE,
+        curves::ELAPSED_S,
+    ];
+    let runs = read_runs(&t, &[curves::TEST_ACC], &optional)?;
     let shown: Vec<(&str, &str, usize)> = [
-        ("test_acc", "Test accuracy", 3),
-        ("train_acc", "Train accuracy", 3),
-        ("train_mse", "Train MSE", 4),
-        ("test_mse", "Test MSE", 4),
-        ("elapsed_s", "Time (s)", 2),
+        (curves::TEST_ACC, "Test accuracy", 3),
+        (curves::TRAIN_ACC, "Train accuracy", 3),
+        (curves::TRAIN_MSE, "Train MSE", 4),
+        (curves::TEST_MSE, "Test MSE", 4),
+        (curves::ELAPSED_S, "Time (s)", 2),
     ]
     .into_iter()
-    .filter(|(c, _, _)| *c == "test_acc" || t.has(c))
+    .filter(|(c, _, _)| *c == curves::TEST_ACC || t.has(c))
     .collect();
     let mut columns = vec![
         "Optimizer".to_string(),
@@ -187,6 +205,39 @@ pub(crate) fn metrics_table(batch: &RecordBatch, what: String, caption: String) 
         columns,
         rows,
     })
+}
+
+/// Adds "Test accuracy [95%, questions]" and flags beside a final-metrics table's test
+/// accuracy, from the evaluate stage that measured the same training stage.
+fn add_intervals(t: &mut Table, source: &str, evidence: &[Evidence]) {
+    let found: Vec<Option<&super::evidence::IntervalRow>> = t
+        .rows
+        .iter()
+        .map(|row| {
+            evidence
+                .iter()
+                .find_map(|e| e.interval(source, &row[0], measure::ACCURACY))
+        })
+        .collect();
+    if found.iter().all(Option::is_none) {
+        return;
+    }
+    let at = t
+        .columns
+        .iter()
+        .position(|c| c == "Test accuracy")
+        .map_or(t.columns.len(), |i| i + 1);
+    t.columns
+        .insert(at, "Test accuracy [95%, over questions]".into());
+    t.columns.push("Flags".into());
+    let unit = found.iter().flatten().next().map(|r| r.method.clone());
+    for (row, f) in t.rows.iter_mut().zip(&found) {
+        row.insert(at, f.map_or("–".into(), fmt_interval));
+        row.push(f.map_or(String::new(), flags));
+    }
+    if let Some(m) = unit {
+        t.caption.push_str(&format!("; interval: {m}"));
+    }
 }
 
 /// Every manifest upstream of `inputs` (inclusive), read from the store next to them.
@@ -322,7 +373,12 @@ impl ReportStage {
             let t = Named::new(&table, format!("table `figures` of stage `{stage}`"));
             let names = t.strings("name")?;
             let titles = t.strings("title")?;
-            for (name, title) in names.iter().zip(&titles) {
+            let captions = if t.has("caption") {
+                t.strings("caption")?
+            } else {
+                vec![String::new(); names.len()]
+            };
+            for ((name, title), note) in names.iter().zip(&titles).zip(&captions) {
                 let pick = [want, other].into_iter().find_map(|ext| {
                     let file = format!("{name}.{ext}");
                     a.file_path(&file).map(|p| (ext, p))
@@ -339,7 +395,11 @@ impl ReportStage {
                     title: title.clone(),
                     text: None,
                     figures: vec![EmbeddedFigure {
-                        caption: format!("{title} ({name}.{ext}, stage `{stage}`)"),
+                        caption: if note.is_empty() {
+                            format!("{title} ({name}.{ext}, stage `{stage}`)")
+                        } else {
+                            format!("{title}. {note}. ({name}.{ext}, stage `{stage}`)")
+                        },
                         format,
                         bytes,
                     }],
@@ -409,6 +469,8 @@ impl Stage for ReportStage {
             .iter()
             .chain(metrics)
             .chain(tsne)
+            .chain(cx.input_all("claims"))
+            .chain(cx.input_all("evidence"))
             .map(|a| a.as_ref())
             .collect();
         let manifests = upstream(&all)?;
@@ -426,6 +488,15 @@ impl Stage for ReportStage {
                 format!("{caption}: final epoch, mean ± std over seeds"),
             )?);
         }
+        // Question-level intervals beside the seed spread, where an `evidence` input has them.
+        let evidence: Vec<Evidence> = cx
+            .input_all("evidence")
+            .iter()
+            .map(|a| Evidence::read(a))
+            .collect::<Result<_>>()?;
+        for (t, a) in tables.iter_mut().zip(metrics) {
+            add_intervals(t, &a.manifest.stage, &evidence);
+        }
         if !tables.is_empty() {
             sections.insert(
                 0,
@@ -437,6 +508,26 @@ impl Stage for ReportStage {
                 },
             );
         }
+        let labels: Labels = metrics
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| {
+                self.p
+                    .labels
+                    .get(i)
+                    .map(|l| (a.manifest.stage.clone(), l.clone()))
+            })
+            .collect();
+        let mut front = Vec::new();
+        for a in cx.input_all("claims") {
+            let b = a.table(claims_table::CLAIMS)?;
+            let rows = claims_table::from_batch(&b, &format!("stage `{}`", names[a.key()]))?;
+            front.push(claims_section(&rows));
+        }
+        front.extend(accuracy_section(&evidence, &labels));
+        front.extend(paired_section(&evidence, &labels));
+        front.extend(defect_section(&evidence, &labels));
+        sections.splice(0..0, front);
         if let Some(t) = self.tsne_table(tsne, &names)? {
             sections.push(Section {
                 title: "t-SNE".into(),

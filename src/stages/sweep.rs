@@ -7,9 +7,10 @@
 //! paths reach inside (`optimizer.beta1`, `early_stopping.patience`).
 //!
 //! Tables: `cells` (one row per cell: its params, mean and population std over seeds of
-//! the final test/train accuracy and MSE, diverged runs) and `sweep` (one row per cell x
+//! the final test/train accuracy and MSE, diverged runs, saturated runs: one constant test
+//! output) and `sweep` (one row per cell x
 //! seed: the params, seed, status, epochs run and final metrics; the `plot` heatmap's
-//! default input). Whole-number params are integer columns, other numbers floats.
+//! default input) and `scores` (every run's raw test outputs, for `evaluate`). Whole-number params are integer columns, other numbers floats.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,6 +21,8 @@ use arrow::compute::concat_batches;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::curves;
+use super::scores;
 use super::train::{batch, load_features, run_spec, status_parts, strings, Precision, RunSpec};
 use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage, Unit};
 use crate::cache::{Artifact, Output};
@@ -31,8 +34,9 @@ use crate::ml::train::{TrainConfig, TrainError};
 
 pub const KIND: Kind = Kind {
     name: "sweep",
-    // 3: one unit per (cell, seed) instead of one per cell holding every seed.
-    version: 3,
+    // 3: one unit per (cell, seed) instead of one per cell holding every seed; (a parallel
+    // 3 wrote a `scores` table and counted saturated runs); 4: both.
+    version: 4,
     summary:
         "grid or random search over train params; one cached unit per cell and seed, mean ± std over seeds",
     inputs: &[Role::one("features")],
@@ -298,17 +302,38 @@ impl Stage for Sweep {
             ("seed", Arc::new(UInt64Array::from(vec![spec.seed]))),
             ("status", strings(status)),
             (
-                "epochs_run",
+                curves::EPOCHS_RUN,
                 Arc::new(UInt32Array::from_iter_values(
                     results.iter().map(|r| r.curves.len() as u32),
                 )),
             ),
-            ("train_mse", last(|c| c.train_mse)),
-            ("train_acc", last(|c| c.train_acc)),
-            ("test_mse", last(|c| c.test_mse)),
-            ("test_acc", last(|c| c.test_acc)),
+            (curves::TRAIN_MSE, last(|c| c.train_mse)),
+            (curves::TRAIN_ACC, last(|c| c.train_acc)),
+            (curves::TEST_MSE, last(|c| c.test_mse)),
+            (curves::TEST_ACC, last(|c| c.test_acc)),
         ])?;
-        Ok(Output::default().table("runs", runs))
+        // Raw test outputs per seed, for `evaluate`'s question-level intervals.
+        let y_test = d.y_test.to_vec();
+        // The unit id is `LABEL/seed=N`: the cell's label is what pairs runs across seeds.
+        let label = unit
+            .id
+            .rsplit_once("/seed=")
+            .map_or(unit.id.as_str(), |(l, _)| l);
+        let parts = results
+            .iter()
+            .map(|r| {
+                scores::to_batch(
+                    &[(scores::CELL, &spec.cell), (scores::CELL_LABEL, label)],
+                    spec.seed,
+                    &y_test,
+                    &r.test_scores.to_vec(),
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let scores = concat_batches(&parts[0].schema(), &parts)?;
+        Ok(Output::default()
+            .table("runs", runs)
+            .table(scores::SCORES, scores))
     }
 
     fn run(&self, _cx: &RunCx<'_>, units: &[Arc<Artifact>]) -> Result<Output> {
@@ -337,7 +362,12 @@ impl Stage for Sweep {
                 .collect()
         };
         use arrow::array::Array;
-        for metric in ["test_acc", "test_mse", "train_acc", "train_mse"] {
+        for metric in [
+            curves::TEST_ACC,
+            curves::TEST_MSE,
+            curves::TRAIN_ACC,
+            curves::TRAIN_MSE,
+        ] {
             let (mut means, mut stds) = (Vec::new(), Vec::new());
             for xs in per_cell(&runs, metric) {
                 let (m, s) = mean_std(&xs, 0);
@@ -364,6 +394,19 @@ impl Stage for Sweep {
             .map(|c| c.iter().filter(|&&d| d).count() as u32)
             .collect();
         cols.push(("diverged".into(), Arc::new(UInt32Array::from(diverged))));
+        // Runs whose test output is one constant (e.g. lr 0.1: tanh pinned at ±1).
+        let saturated = units
+            .iter()
+            .map(|u| {
+                let runs =
+                    scores::from_batch(&u.table(scores::SCORES)?, scores::CELL, "a sweep cell")?;
+                Ok(runs
+                    .iter()
+                    .filter(|r| scores::is_saturated(&r.scores))
+                    .count() as u32)
+            })
+            .collect::<Result<Vec<u32>>>()?;
+        cols.push(("saturated".into(), Arc::new(UInt32Array::from(saturated))));
         let cells = batch(cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect())?;
         // Per cell x seed, with the params beside (what the `plot` heatmap reads).
         let mut per_run = self.param_columns(self.seeds.len());
@@ -377,8 +420,14 @@ impl Stage for Sweep {
                 .map(|(n, a)| (n.as_str(), a.clone()))
                 .collect(),
         )?;
+        let parts = units
+            .iter()
+            .map(|u| u.table(scores::SCORES))
+            .collect::<Result<Vec<_>>>()?;
+        let scores = concat_batches(&parts[0].schema(), &parts)?;
         Ok(Output::default()
             .table("cells", cells)
-            .table("sweep", sweep))
+            .table("sweep", sweep)
+            .table(scores::SCORES, scores))
     }
 }

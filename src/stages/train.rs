@@ -23,7 +23,9 @@ use arrow::datatypes::{Field, Schema};
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
+use super::curves;
 use super::features;
+use super::scores;
 use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage, Unit};
 use crate::cache::{Artifact, Output};
 use crate::error::ConfigError;
@@ -324,23 +326,23 @@ fn run_tables(
         Arc::new(r.curves.iter().map(f).collect::<Float64Array>())
     };
     let curves = batch(vec![
-        ("optimizer", strings(vec![opt.to_string(); n])),
-        ("seed", Arc::new(UInt64Array::from(vec![seed; n]))),
+        (curves::OPTIMIZER, strings(vec![opt.to_string(); n])),
+        (curves::SEED, Arc::new(UInt64Array::from(vec![seed; n]))),
         (
-            "epoch",
+            curves::EPOCH,
             Arc::new(UInt32Array::from_iter_values(
                 r.curves.iter().map(|c| c.epoch as u32),
             )),
         ),
-        ("train_mse", col(|c| Some(c.train_mse))),
-        ("train_acc", col(|c| Some(c.train_acc))),
-        ("test_mse", col(|c| Some(c.test_mse))),
-        ("test_acc", col(|c| Some(c.test_acc))),
-        ("val_mse", col(|c| c.val_mse)),
-        ("val_acc", col(|c| c.val_acc)),
-        ("elapsed_s", col(|c| Some(c.elapsed_s))),
+        (curves::TRAIN_MSE, col(|c| Some(c.train_mse))),
+        (curves::TRAIN_ACC, col(|c| Some(c.train_acc))),
+        (curves::TEST_MSE, col(|c| Some(c.test_mse))),
+        (curves::TEST_ACC, col(|c| Some(c.test_acc))),
+        (curves::VAL_MSE, col(|c| c.val_mse)),
+        (curves::VAL_ACC, col(|c| c.val_acc)),
+        (curves::ELAPSED_S, col(|c| Some(c.elapsed_s))),
         (
-            "fraction",
+            curves::FRACTION,
             Arc::new(Float64Array::from(vec![spec.config.fraction; n])),
         ),
     ])?;
@@ -349,27 +351,30 @@ fn run_tables(
     let (status, stopped) = status_parts(r.status);
     let f = |g: fn(&crate::ml::train::EpochRecord) -> f64| Float64Array::from(vec![last.map(g)]);
     let runs = batch(vec![
-        ("optimizer", strings(vec![opt.to_string()])),
-        ("seed", Arc::new(UInt64Array::from(vec![seed]))),
+        (curves::OPTIMIZER, strings(vec![opt.to_string()])),
+        (curves::SEED, Arc::new(UInt64Array::from(vec![seed]))),
         (
-            "lr",
+            curves::LR,
             Arc::new(Float64Array::from(vec![spec.config.optimizer.lr()])),
         ),
-        ("status", strings(vec![status.to_string()])),
-        ("stopped_epoch", Arc::new(UInt64Array::from(vec![stopped]))),
+        (curves::STATUS, strings(vec![status.to_string()])),
         (
-            "epochs_run",
+            curves::STOPPED_EPOCH,
+            Arc::new(UInt64Array::from(vec![stopped])),
+        ),
+        (
+            curves::EPOCHS_RUN,
             Arc::new(UInt32Array::from(vec![r.curves.len() as u32])),
         ),
         (
-            "train_rows",
+            curves::TRAIN_ROWS,
             Arc::new(UInt32Array::from(vec![r.train_rows as u32])),
         ),
-        ("train_mse", Arc::new(f(|c| c.train_mse))),
-        ("train_acc", Arc::new(f(|c| c.train_acc))),
-        ("test_mse", Arc::new(f(|c| c.test_mse))),
-        ("test_acc", Arc::new(f(|c| c.test_acc))),
-        ("train_seconds", Arc::new(f(|c| c.elapsed_s))),
+        (curves::TRAIN_MSE, Arc::new(f(|c| c.train_mse))),
+        (curves::TRAIN_ACC, Arc::new(f(|c| c.train_acc))),
+        (curves::TEST_MSE, Arc::new(f(|c| c.test_mse))),
+        (curves::TEST_ACC, Arc::new(f(|c| c.test_acc))),
+        (curves::TRAIN_SECONDS, Arc::new(f(|c| c.elapsed_s))),
     ])?;
 
     let mut wvals = ListBuilder::new(Float64Builder::new());
@@ -385,8 +390,8 @@ fn run_tables(
     }
     let nl = layer.len();
     let weights = batch(vec![
-        ("optimizer", strings(vec![opt.to_string(); nl])),
-        ("seed", Arc::new(UInt64Array::from(vec![seed; nl]))),
+        (curves::OPTIMIZER, strings(vec![opt.to_string(); nl])),
+        (curves::SEED, Arc::new(UInt64Array::from(vec![seed; nl]))),
         ("layer", Arc::new(UInt32Array::from(layer))),
         ("rows", Arc::new(UInt32Array::from(rows))),
         ("cols", Arc::new(UInt32Array::from(cols))),
@@ -403,10 +408,10 @@ fn run_tables(
     }
     let ns = s.epochs.len();
     let snapshots = batch(vec![
-        ("optimizer", strings(vec![opt.to_string(); ns])),
-        ("seed", Arc::new(UInt64Array::from(vec![seed; ns]))),
+        (curves::OPTIMIZER, strings(vec![opt.to_string(); ns])),
+        (curves::SEED, Arc::new(UInt64Array::from(vec![seed; ns]))),
         (
-            "epoch",
+            curves::EPOCH,
             Arc::new(UInt32Array::from(
                 s.epochs.iter().map(|&e| e as u32).collect::<Vec<_>>(),
             )),
@@ -414,27 +419,28 @@ fn run_tables(
         ("weights", Arc::new(svals.finish())),
     ])?;
 
-    let nt = r.test_scores.len();
-    let scores = batch(vec![
-        ("optimizer", strings(vec![opt.to_string(); nt])),
-        ("seed", Arc::new(UInt64Array::from(vec![seed; nt]))),
-        ("row", Arc::new(UInt32Array::from_iter_values(0..nt as u32))),
-        ("label", Arc::new(Float64Array::from(y_test.to_vec()))),
-        (
-            "score",
-            Arc::new(Float64Array::from(r.test_scores.to_vec())),
-        ),
-    ])?;
+    let scores = scores::to_batch(
+        &[(scores::OPTIMIZER, opt)],
+        seed,
+        &y_test.to_vec(),
+        &r.test_scores.to_vec(),
+    )?;
 
     Ok(Output::default()
-        .table("curves", curves)
-        .table("runs", runs)
+        .table(curves::CURVES, curves)
+        .table(curves::RUNS, runs)
         .table("weights", weights)
         .table("snapshots", snapshots)
         .table("scores", scores))
 }
 
-pub(crate) const TABLES: [&str; 5] = ["curves", "runs", "weights", "snapshots", "scores"];
+pub(crate) const TABLES: [&str; 5] = [
+    curves::CURVES,
+    curves::RUNS,
+    "weights",
+    "snapshots",
+    "scores",
+];
 
 /// Concatenates each named table over the unit artifacts (in unit order).
 pub(crate) fn concat_units(units: &[Arc<Artifact>], names: &[&str]) -> Result<Output> {

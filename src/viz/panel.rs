@@ -1,5 +1,5 @@
-//! One chart with axes: lines with optional +/-1 std bands, markers and error bars, a
-//! legend. The figures are grids of these.
+//! One chart with axes: lines with optional +/-1 std bands, markers, error bars and
+//! interval whiskers, a dashed chance line, a legend. The figures are grids of these.
 
 use super::render::{draw_err, PlotError};
 use plotters::coord::Shift;
@@ -28,6 +28,8 @@ pub(crate) struct Line {
     pub band: Option<Vec<f64>>,
     /// Half-length of vertical error bars at each point.
     pub error_bars: Option<Vec<f64>>,
+    /// Whiskers (x, lo, hi): 95% intervals, not necessarily symmetric.
+    pub intervals: Option<Vec<(f64, f64, f64)>>,
     pub markers: bool,
 }
 
@@ -41,6 +43,7 @@ impl Line {
             y,
             band: None,
             error_bars: None,
+            intervals: None,
             markers: false,
         }
     }
@@ -69,6 +72,8 @@ pub(crate) struct LinePanel {
     pub y_range: Option<(f64, f64)>,
     pub x_range: Option<(f64, f64)>,
     pub legend: Option<SeriesLabelPosition>,
+    /// A dashed grey horizontal line at this y (accuracy at chance, 0.5), in the legend.
+    pub chance: Option<f64>,
 }
 
 /// Tick text: integers without ".0", other values with at most 6 decimals and no
@@ -123,6 +128,16 @@ impl LinePanel {
                 ylo = ylo.min(y - s);
                 yhi = yhi.max(y + s);
             }
+            for &(_, lo, hi) in l.intervals.iter().flatten() {
+                if lo.is_finite() && hi.is_finite() {
+                    ylo = ylo.min(lo);
+                    yhi = yhi.max(hi);
+                }
+            }
+        }
+        if let Some(c) = self.chance {
+            ylo = ylo.min(c);
+            yhi = yhi.max(c);
         }
         let x = self.x_range.unwrap_or_else(|| {
             let (a, b) = padded(xlo, xhi);
@@ -184,6 +199,23 @@ pub(crate) fn draw_line_panel<DB: DrawingBackend>(
             }
         }
     }
+    if let Some(c) = panel.chance {
+        let grey = RGBColor(120, 120, 120);
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(x0, c), (x1, c)],
+                6,
+                5,
+                grey.stroke_width(1),
+            ))
+            .map_err(draw_err)?
+            .label(format!("chance ({c})"))
+            .legend(move |(x, y)| {
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (9, 0)], grey.stroke_width(2))
+                    + PathElement::new(vec![(15, 0), (24, 0)], grey.stroke_width(2))
+            });
+    }
     for l in &panel.lines {
         let pts = l.points();
         let style = l.color.stroke_width(2);
@@ -240,8 +272,22 @@ pub(crate) fn draw_line_panel<DB: DrawingBackend>(
             }
         }
     }
+    for l in &panel.lines {
+        let Some(ivs) = &l.intervals else { continue };
+        let cap = 0.01 * (x1 - x0);
+        for &(x, lo, hi) in ivs.iter().filter(|v| v.1.is_finite() && v.2.is_finite()) {
+            let style = l.color.stroke_width(3);
+            chart
+                .draw_series([
+                    PathElement::new(vec![(x, lo), (x, hi)], style),
+                    PathElement::new(vec![(x - cap, lo), (x + cap, lo)], style),
+                    PathElement::new(vec![(x - cap, hi), (x + cap, hi)], style),
+                ])
+                .map_err(draw_err)?;
+        }
+    }
     if let Some(pos) = panel.legend.clone() {
-        if panel.lines.iter().any(|l| l.label.is_some()) {
+        if panel.chance.is_some() || panel.lines.iter().any(|l| l.label.is_some()) {
             chart
                 .configure_series_labels()
                 .position(pos)

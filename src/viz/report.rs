@@ -108,7 +108,7 @@ figure { margin: 1.2em 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption { color: #555; font-size: .92em; margin-top: .3em; }
 table { border-collapse: collapse; margin: 1em 0; font-size: .93em; }
-caption { text-align: left; font-weight: bold; padding: .3em 0; white-space: nowrap; }
+caption { text-align: left; font-weight: bold; padding: .3em 0; }
 th, td { border: 1px solid #ccc; padding: .35em .7em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -116,6 +116,10 @@ code, pre { font-family: "DejaVu Sans Mono", monospace; font-size: .9em; }
 pre { margin: .3em 0; white-space: pre-wrap; max-width: 60em; }
 .dag { overflow-x: auto; border: 1px solid #ddd; padding: .5em; }
 .muted { color: #777; }
+td.verdict { font-weight: bold; white-space: nowrap; }
+td.supported { background: #e3f4e3; color: #1b5e20; }
+td.contradicted { background: #fbe4e4; color: #8e1b1b; }
+td.inconclusive { background: #f4f1e0; color: #6b5a00; }
 "#;
 
 /// Marks the page once every image has decoded (`data-images-loaded="k/n"` on <body>),
@@ -215,10 +219,12 @@ fn table(h: &mut String, t: &Table) {
     for row in &t.rows {
         h.push_str("<tr>");
         for cell in row {
-            let class = if looks_numeric(cell) {
-                " class=\"num\""
-            } else {
-                ""
+            let class = match cell.as_str() {
+                "supported" => " class=\"verdict supported\"",
+                "contradicted" => " class=\"verdict contradicted\"",
+                "inconclusive" => " class=\"verdict inconclusive\"",
+                c if looks_numeric(c) => " class=\"num\"",
+                _ => "",
             };
             let _ = write!(h, "<td{class}>{}</td>", escape(cell));
         }

@@ -5,6 +5,9 @@
 pub struct Band {
     pub mean: Vec<f64>,
     pub std: Vec<f64>,
+    /// The 95% interval of the last point over test questions (from `evaluate`), drawn
+    /// as a whisker at the end of the curve; the band stays the spread over seeds.
+    pub final_interval: Option<(f64, f64)>,
 }
 
 impl Band {
@@ -15,6 +18,7 @@ impl Band {
         let mut band = Band {
             mean: Vec::with_capacity(len),
             std: Vec::with_capacity(len),
+            final_interval: None,
         };
         for i in 0..len {
             let column: Vec<f64> = runs.iter().map(|r| r[i]).collect();
@@ -28,7 +32,11 @@ impl Band {
     /// A band of zero width, for a curve with a single run.
     pub fn exact(values: Vec<f64>) -> Band {
         let std = vec![0.0; values.len()];
-        Band { mean: values, std }
+        Band {
+            mean: values,
+            std,
+            final_interval: None,
+        }
     }
 
     pub fn len(&self) -> usize {

@@ -90,6 +90,9 @@ impl Figure for DepthFigure {
                             band.mean.clone(),
                         );
                         l.band = Some(band.std.clone());
+                        if let (Some((lo, hi)), Some(&x)) = (band.final_interval, s.epoch.last()) {
+                            l.intervals = Some(vec![(x, lo, hi)]);
+                        }
                         l
                     })
                     .collect();
@@ -113,6 +116,7 @@ impl Figure for DepthFigure {
                     } else {
                         SeriesLabelPosition::UpperRight
                     }),
+                    chance: accuracy.then_some(0.5),
                 };
                 draw_line_panel(&areas[r * opts.len() + c], &panel)?;
             }

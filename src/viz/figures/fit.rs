@@ -80,6 +80,9 @@ impl Figure for FitFigure {
                 c.test_accuracy.mean.clone(),
             );
             te.band = Some(c.test_accuracy.std.clone());
+            if let (Some((lo, hi)), Some(&x)) = (c.test_accuracy.final_interval, c.epoch.last()) {
+                te.intervals = Some(vec![(x, lo, hi)]);
+            }
             te.dash = Dash::Dashed;
             acc.push(tr);
             acc.push(te);
@@ -95,6 +98,7 @@ impl Figure for FitFigure {
                 y_range: None,
                 x_range: None,
                 legend: Some(SeriesLabelPosition::UpperRight),
+                chance: None,
             },
         )?;
         draw_line_panel(
@@ -107,6 +111,7 @@ impl Figure for FitFigure {
                 y_range: Some((0.0, 1.05)),
                 x_range: None,
                 legend: Some(SeriesLabelPosition::LowerRight),
+                chance: Some(0.5),
             },
         )
     }

@@ -1,5 +1,6 @@
 //! The hyper-parameter grid as a heatmap (viridis), each cell's value written in it,
-//! with a colour bar; the first row is drawn at the top, as matplotlib's `imshow`.
+//! with a colour bar; the first row is drawn at the top, as matplotlib's `imshow`. Cells
+//! can carry a mark (saturated, diverged runs), written under the value with a red border.
 
 use super::super::palette::viridis;
 use super::super::panel::{tick, TITLE_FONT};
@@ -23,6 +24,9 @@ pub struct Heatmap {
     /// Colour scale limits (values outside are clamped).
     pub value_range: (f64, f64),
     pub value_label: String,
+    /// A note under a cell's value (e.g. "saturated 5/5", "diverged 1/5"), marks[row][col];
+    /// empty for none. Marked cells get a red border.
+    pub marks: Vec<Vec<String>>,
 }
 
 const NAME: &str = "heatmap";
@@ -151,6 +155,38 @@ impl Figure for Heatmap {
                         style,
                     )))
                     .map_err(draw_err)?;
+                let mark = self
+                    .marks
+                    .get(r)
+                    .and_then(|m| m.get(c))
+                    .filter(|m| !m.is_empty());
+                if let Some(mark) = mark {
+                    chart
+                        .draw_series(std::iter::once(Rectangle::new(
+                            [
+                                (edge(c, nc), edge(k, nr)),
+                                (edge(c + 1, nc), edge(k + 1, nr)),
+                            ],
+                            RGBColor(214, 39, 40).stroke_width(4),
+                        )))
+                        .map_err(draw_err)?;
+                    let style = ("sans-serif", 16)
+                        .into_font()
+                        .color(&ink)
+                        .pos(Pos::new(HPos::Center, VPos::Top));
+                    // Just under the value: a quarter of the cell lower.
+                    let (px, py) = chart.backend_coord(&(
+                        SegmentValue::CenterOf(c as i32),
+                        SegmentValue::CenterOf(k as i32),
+                    ));
+                    let base = main.get_base_pixel();
+                    main.draw(&Text::new(
+                        mark.clone(),
+                        (px - base.0, py - base.1 + 16),
+                        style,
+                    ))
+                    .map_err(draw_err)?;
+                }
             }
         }
         // Colour bar.

@@ -1,5 +1,6 @@
 //! The study's 2x2 optimizer figure: epoch and wall time against training loss and test
-//! accuracy, one line per optimizer (mean over seeds) with a +/-1 std band.
+//! accuracy, one line per optimizer (mean over seeds) with a +/-1 std band; accuracy panels
+//! draw chance (0.5) and, at the last epoch, the 95% interval over test questions.
 
 use super::super::palette::optimizer_color;
 use super::super::panel::{draw_line_panel, Line, LinePanel};
@@ -62,6 +63,9 @@ impl OptimizerPanels {
                     band.mean.clone(),
                 );
                 l.band = Some(band.std.clone());
+                if let (Some((lo, hi)), Some(&x)) = (band.final_interval, l.x.last()) {
+                    l.intervals = Some(vec![(x, lo, hi)]);
+                }
                 l
             })
             .collect();
@@ -77,6 +81,7 @@ impl OptimizerPanels {
             } else {
                 SeriesLabelPosition::UpperRight
             }),
+            chance: accuracy.then_some(0.5),
         }
     }
 }

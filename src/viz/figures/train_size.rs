@@ -1,5 +1,6 @@
 //! Training-set size against final test accuracy, one line per optimizer with
-//! +/-1 std error bars over seeds.
+//! +/-1 std error bars over seeds, or 95% intervals over test questions when given; the
+//! chance line at 0.5.
 
 use super::super::palette::optimizer_color;
 use super::super::panel::{draw_line_panel, Line, LinePanel};
@@ -16,6 +17,9 @@ pub struct SizeSeries {
     pub sizes: Vec<f64>,
     pub accuracy: Vec<f64>,
     pub accuracy_std: Vec<f64>,
+    /// 95% intervals over test questions per size (from `evaluate`); drawn instead of the
+    /// std whiskers when given.
+    pub intervals: Option<Vec<(f64, f64)>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +61,18 @@ impl Figure for TrainSizeFigure {
                 s.accuracy.clone(),
             );
             l.markers = true;
-            l.error_bars = Some(s.accuracy_std.clone());
+            match &s.intervals {
+                Some(iv) => {
+                    l.intervals = Some(
+                        s.sizes
+                            .iter()
+                            .zip(iv)
+                            .map(|(&x, &(lo, hi))| (x, lo, hi))
+                            .collect(),
+                    )
+                }
+                None => l.error_bars = Some(s.accuracy_std.clone()),
+            }
             lines.push(l);
         }
         let xs = self.series.iter().flat_map(|s| s.sizes.iter().copied());
@@ -68,11 +83,17 @@ impl Figure for TrainSizeFigure {
         let panel = LinePanel {
             title: self.title.clone(),
             x_label: self.x_label.clone(),
-            y_label: "Final test accuracy (mean ± std over seeds)".to_string(),
+            y_label: if self.series.iter().all(|s| s.intervals.is_some()) {
+                "Final test accuracy (95% interval over test questions)"
+            } else {
+                "Final test accuracy (mean ± std over seeds)"
+            }
+            .to_string(),
             lines,
             y_range: None,
             x_range: Some((lo - pad, hi + pad)),
             legend: Some(SeriesLabelPosition::LowerRight),
+            chance: Some(0.5),
         };
         draw_line_panel(root, &panel)
     }
