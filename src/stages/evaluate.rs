@@ -151,7 +151,16 @@ fn read_artifact(a: &Artifact) -> Result<Vec<Run>> {
         t.f64s("seed")?,
         t.strings("status")?,
     );
-    let (train_acc, train_mse) = (t.f64s(curves::TRAIN_ACC)?, t.f64s(curves::TRAIN_MSE)?);
+    // A source that does not train (`llm_judge`) has no training metrics: NaN, which every
+    // training measure skips.
+    let training = |col: &str| -> Result<Vec<f64>> {
+        if t.has(col) {
+            t.f64s(col)
+        } else {
+            Ok(vec![f64::NAN; seed.len()])
+        }
+    };
+    let (train_acc, train_mse) = (training(curves::TRAIN_ACC)?, training(curves::TRAIN_MSE)?);
     let sc = scores::from_batch(&a.table(scores::SCORES)?, scores_col, &what)?;
     // Sweep scores name cells by label; the runs table by id, in the same cell order.
     let cell_ids: Vec<String> = if is_sweep {
