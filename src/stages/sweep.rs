@@ -394,8 +394,9 @@ impl Stage for Sweep {
             .map(|c| c.iter().filter(|&&d| d).count() as u32)
             .collect();
         cols.push(("diverged".into(), Arc::new(UInt32Array::from(diverged))));
-        // Runs whose test output is one constant (e.g. lr 0.1: tanh pinned at ±1).
-        let saturated = units
+        // Runs whose test output is one constant (e.g. lr 0.1: tanh pinned at ±1). Units are
+        // (cell, seed) in cell order, seeds within a cell.
+        let per_unit = units
             .iter()
             .map(|u| {
                 let runs =
@@ -406,6 +407,10 @@ impl Stage for Sweep {
                     .count() as u32)
             })
             .collect::<Result<Vec<u32>>>()?;
+        let saturated: Vec<u32> = per_unit
+            .chunks(self.seeds.len().max(1))
+            .map(|c| c.iter().sum())
+            .collect();
         cols.push(("saturated".into(), Arc::new(UInt32Array::from(saturated))));
         let cells = batch(cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect())?;
         // Per cell x seed, with the params beside (what the `plot` heatmap reads).
