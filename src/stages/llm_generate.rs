@@ -117,6 +117,48 @@ pub enum Constrain {
     JsonSchema,
 }
 
+impl Constrain {
+    /// The request fields that constrain the answer: llama.cpp's `grammar` (the GBNF file's
+    /// text), or the JSON schema file as Ollama's `format` or OpenAI's `response_format`
+    /// (named `schema_name`). Read at build time, so the files' contents are in the key.
+    pub fn request_fields(
+        self,
+        cx: &mut BuildCx<'_>,
+        api: Api,
+        grammar: &str,
+        schema: &str,
+        schema_name: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, ConfigError> {
+        let mut fields = serde_json::Map::new();
+        match self {
+            Constrain::None => {}
+            Constrain::Grammar => {
+                let path = cx.file("grammar", grammar)?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| cx.error("grammar", format!("cannot read `{grammar}`: {e}")))?;
+                fields.insert("grammar".into(), serde_json::Value::String(text));
+            }
+            Constrain::JsonSchema => {
+                let path = cx.file("schema", schema)?;
+                let value: serde_json::Value = std::fs::read_to_string(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+                    .map_err(|e| cx.error("schema", format!("`{schema}`: {e}")))?;
+                if api == Api::OpenaiChat {
+                    fields.insert(
+                        "response_format".into(),
+                        serde_json::json!({"type": "json_schema",
+                            "json_schema": {"name": schema_name, "schema": value}}),
+                    );
+                } else {
+                    fields.insert("format".into(), value);
+                }
+            }
+        }
+        Ok(fields)
+    }
+}
+
 fn five() -> u32 {
     5
 }
@@ -239,33 +281,9 @@ impl Check for Params {
                 return Err(cx.error("temperature", "must be zero or positive"));
             }
         }
-        let mut constraint = serde_json::Map::new();
-        match self.constrain {
-            Constrain::None => {}
-            Constrain::Grammar => {
-                let path = cx.file("grammar", &self.grammar)?;
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    cx.error("grammar", format!("cannot read `{}`: {e}", self.grammar))
-                })?;
-                constraint.insert("grammar".into(), serde_json::Value::String(text));
-            }
-            Constrain::JsonSchema => {
-                let path = cx.file("schema", &self.schema)?;
-                let schema: serde_json::Value = std::fs::read_to_string(&path)
-                    .map_err(|e| e.to_string())
-                    .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-                    .map_err(|e| cx.error("schema", format!("`{}`: {e}", self.schema)))?;
-                if self.api == Api::OpenaiChat {
-                    constraint.insert(
-                        "response_format".into(),
-                        serde_json::json!({"type": "json_schema",
-                            "json_schema": {"name": "qa_rows", "schema": schema}}),
-                    );
-                } else {
-                    constraint.insert("format".into(), schema);
-                }
-            }
-        }
+        let constraint =
+            self.constrain
+                .request_fields(cx, self.api, &self.grammar, &self.schema, "qa_rows")?;
         let key = KeyParams {
             api: self.api,
             model: &self.model,

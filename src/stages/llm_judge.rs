@@ -178,32 +178,9 @@ impl Check for Params {
         if self.max_response_bytes == 0 {
             return Err(cx.error("max_response_bytes", "must be above zero"));
         }
-        let mut constraint = serde_json::Map::new();
-        match self.constrain {
-            Constrain::None => {}
-            Constrain::Grammar => {
-                let path = cx.file("grammar", &self.grammar)?;
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| cx.error("grammar", e.to_string()))?;
-                constraint.insert("grammar".into(), serde_json::Value::String(text));
-            }
-            Constrain::JsonSchema => {
-                let path = cx.file("schema", &self.schema)?;
-                let schema: serde_json::Value = std::fs::read_to_string(&path)
-                    .map_err(|e| e.to_string())
-                    .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-                    .map_err(|e| cx.error("schema", format!("`{}`: {e}", self.schema)))?;
-                if self.api == Api::OpenaiChat {
-                    constraint.insert(
-                        "response_format".into(),
-                        serde_json::json!({"type": "json_schema",
-                            "json_schema": {"name": "score", "schema": schema}}),
-                    );
-                } else {
-                    constraint.insert("format".into(), schema);
-                }
-            }
-        }
+        let constraint =
+            self.constrain
+                .request_fields(cx, self.api, &self.grammar, &self.schema, "score")?;
         let key = KeyParams {
             api: self.api,
             model: &self.model,
