@@ -25,6 +25,7 @@ use super::llm_generate::Constrain;
 use super::qa_table::{self, QaRow};
 use super::train::{batch, strings};
 use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage, Unit};
+use super::{curves, scores};
 use crate::cache::{Artifact, Output};
 use crate::error::ConfigError;
 use crate::llm::{prompt, Api, ClientConfig, LlmClient, Sampling};
@@ -395,20 +396,15 @@ impl Stage for LlmJudge {
             Some(correct as f64 / n as f64)
         };
         let runs = batch(vec![
-            ("optimizer", strings(vec![JUDGE.to_string()])),
-            ("seed", Arc::new(UInt64Array::from(vec![seed]))),
-            ("status", strings(vec!["completed".to_string()])),
+            (curves::OPTIMIZER, strings(vec![JUDGE.to_string()])),
+            (curves::SEED, Arc::new(UInt64Array::from(vec![seed]))),
+            (curves::STATUS, strings(vec!["completed".to_string()])),
             ("test_rows", Arc::new(UInt32Array::from(vec![n as u32]))),
             ("unread", Arc::new(UInt32Array::from(vec![unread as u32]))),
-            ("test_acc", Arc::new(Float64Array::from(vec![acc]))),
+            (curves::TEST_ACC, Arc::new(Float64Array::from(vec![acc]))),
         ])?;
-        let scores_t = batch(vec![
-            ("optimizer", strings(vec![JUDGE.to_string(); n])),
-            ("seed", Arc::new(UInt64Array::from(vec![seed; n]))),
-            ("row", Arc::new(UInt32Array::from_iter_values(0..n as u32))),
-            ("label", Arc::new(Float64Array::from(labels))),
-            ("score", Arc::new(Float64Array::from(scores))),
-        ])?;
+        // The same table `train` writes, through the one scores schema.
+        let scores_t = scores::to_batch(&[(scores::OPTIMIZER, JUDGE)], seed, &labels, &scores)?;
         let verdicts_t = batch(vec![
             ("row", Arc::new(UInt32Array::from_iter_values(0..n as u32))),
             (
