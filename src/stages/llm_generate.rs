@@ -117,6 +117,35 @@ pub enum Constrain {
     JsonSchema,
 }
 
+/// The connection params both LLM stages take: a server URL, a positive timeout, a
+/// non-negative backoff and a response cap above zero.
+pub fn check_connection(
+    cx: &mut BuildCx<'_>,
+    base_url: &str,
+    timeout_secs: f64,
+    backoff_secs: f64,
+    max_response_bytes: u64,
+) -> Result<(), ConfigError> {
+    if max_response_bytes == 0 {
+        return Err(cx.error("max_response_bytes", "must be above zero"));
+    }
+    if !(timeout_secs.is_finite() && timeout_secs > 0.0) {
+        return Err(cx.error("timeout_secs", "must be a positive number of seconds"));
+    }
+    if !(backoff_secs.is_finite() && backoff_secs >= 0.0) {
+        return Err(cx.error(
+            "backoff_secs",
+            "must be zero or a positive number of seconds",
+        ));
+    }
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(cx
+            .error("base_url", format!("`{base_url}` is not an http:// URL"))
+            .help("e.g. http://127.0.0.1:11434 for Ollama, http://127.0.0.1:1234 for LM Studio"));
+    }
+    Ok(())
+}
+
 impl Constrain {
     /// The request fields that constrain the answer: llama.cpp's `grammar` (the GBNF file's
     /// text), or the JSON schema file as Ollama's `format` or OpenAI's `response_format`
@@ -254,28 +283,13 @@ impl Check for Params {
         if self.max_requests == Some(0) {
             return Err(cx.error("max_requests", "the budget must allow one request"));
         }
-        if self.max_response_bytes == 0 {
-            return Err(cx.error("max_response_bytes", "must be above zero"));
-        }
-        if !(self.timeout_secs.is_finite() && self.timeout_secs > 0.0) {
-            return Err(cx.error("timeout_secs", "must be a positive number of seconds"));
-        }
-        if !(self.backoff_secs.is_finite() && self.backoff_secs >= 0.0) {
-            return Err(cx.error(
-                "backoff_secs",
-                "must be zero or a positive number of seconds",
-            ));
-        }
-        if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
-            return Err(cx
-                .error(
-                    "base_url",
-                    format!("`{}` is not an http:// URL", self.base_url),
-                )
-                .help(
-                    "e.g. http://127.0.0.1:11434 for Ollama, http://127.0.0.1:1234 for LM Studio",
-                ));
-        }
+        check_connection(
+            cx,
+            &self.base_url,
+            self.timeout_secs,
+            self.backoff_secs,
+            self.max_response_bytes,
+        )?;
         if let Some(t) = self.temperature {
             if !(t.is_finite() && t >= 0.0) {
                 return Err(cx.error("temperature", "must be zero or positive"));

@@ -21,7 +21,7 @@ use anyhow::{Context, Result};
 use arrow::array::{Array, BooleanArray, Float64Array, StringArray, UInt32Array, UInt64Array};
 use serde::{Deserialize, Serialize};
 
-use super::llm_generate::Constrain;
+use super::llm_generate::{check_connection, Constrain};
 use super::qa_table::{self, QaRow};
 use super::train::{batch, strings};
 use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage, Unit};
@@ -164,21 +164,13 @@ impl Check for Params {
         if !["train", "test"].contains(&self.table.as_str()) {
             return Err(cx.error("table", "judge the `test` or the `train` table"));
         }
-        if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
-            return Err(cx.error(
-                "base_url",
-                format!("`{}` is not an http:// URL", self.base_url),
-            ));
-        }
-        if !(self.timeout_secs.is_finite() && self.timeout_secs > 0.0) {
-            return Err(cx.error("timeout_secs", "must be a positive number of seconds"));
-        }
-        if !(self.backoff_secs.is_finite() && self.backoff_secs >= 0.0) {
-            return Err(cx.error("backoff_secs", "must be zero or positive"));
-        }
-        if self.max_response_bytes == 0 {
-            return Err(cx.error("max_response_bytes", "must be above zero"));
-        }
+        check_connection(
+            cx,
+            &self.base_url,
+            self.timeout_secs,
+            self.backoff_secs,
+            self.max_response_bytes,
+        )?;
         let constraint =
             self.constrain
                 .request_fields(cx, self.api, &self.grammar, &self.schema, "score")?;
