@@ -5,12 +5,15 @@ use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use arrow::array::RecordBatch;
 use serde::{Deserialize, Serialize};
 
+use crate::fileio::{hash_file, write_atomic};
+use crate::hash::{now_ns, FileHashes};
 use crate::table;
 
 /// What a stage or unit returns: named tables, named extra files (plots, HTML), and notes.
@@ -168,6 +171,20 @@ impl std::fmt::Display for Miss {
 
 pub struct Cache {
     root: PathBuf,
+    /// Table files already verified, by stat: a fully cached run reads each manifest and
+    /// stats each file instead of hashing every artifact again. Artifact files are never
+    /// rewritten in place (a change of content means a new inode or a new ctime), so a stat
+    /// that matches names the bytes that were hashed; a file hashed within the racy window
+    /// of its last change is hashed again next time, as input files are.
+    verified: Mutex<FileHashes>,
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        if let Ok(v) = self.verified.get_mut() {
+            v.save();
+        }
+    }
 }
 
 const FORMAT: u32 = 1;
@@ -187,6 +204,7 @@ impl Cache {
         }
         Ok(Cache {
             root: root.to_path_buf(),
+            verified: Mutex::new(FileHashes::load(&root.join("state").join("verified.json"))),
         })
     }
 
@@ -221,6 +239,21 @@ impl Cache {
         }
     }
 
+    /// The store at `root` with another racy window for remembered verifications (tests
+    /// use 0 to see the stat fields at work).
+    #[cfg(test)]
+    fn open_with_racy_window(root: &Path, window: std::time::Duration) -> Cache {
+        let cache = Cache::open(root).unwrap();
+        *cache.verified() =
+            FileHashes::load(&root.join("state").join("verified.json")).with_racy_window(window);
+        cache
+    }
+
+    fn verified(&self) -> std::sync::MutexGuard<'_, FileHashes> {
+        // A panic elsewhere while holding it leaves a map that is still valid.
+        self.verified.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn manifest_text(&self, key: &str) -> Option<String> {
         fs::read_to_string(self.object_dir(key).join("manifest.json")).ok()
     }
@@ -249,7 +282,16 @@ impl Cache {
                     e.bytes
                 )));
             }
-            let sum = hash_file(&path).map_err(|err| bad(format!("{}: {err}", e.file)))?;
+            let known = self.verified().known(&path, &meta);
+            let sum = match known {
+                Some(sum) => sum,
+                None => {
+                    let now = now_ns();
+                    let sum = hash_file(&path).map_err(|err| bad(format!("{}: {err}", e.file)))?;
+                    self.verified().remember(&path, &meta, sum.clone(), now);
+                    sum
+                }
+            };
             if sum != e.blake3 {
                 return Err(bad(format!("{} checksum mismatch", e.file)));
             }
@@ -456,6 +498,23 @@ impl Cache {
         Ok(out)
     }
 
+    /// The keys that have a directory in the store (complete or not: [`Cache::lookup`]
+    /// decides), from one listing: for asking about many keys of which most are absent.
+    pub fn present(&self) -> Result<std::collections::HashSet<String>> {
+        let objects = self.root.join("objects");
+        let ctx = || format!("listing {}", objects.display());
+        let mut out = std::collections::HashSet::new();
+        for e in fs::read_dir(&objects).with_context(ctx)? {
+            out.insert(
+                e.with_context(ctx)?
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+        Ok(out)
+    }
+
     /// Leftovers of writers that died (their process is gone); live writers' are kept.
     pub fn clean_tmp(&self) -> u64 {
         let mut freed = 0;
@@ -521,25 +580,6 @@ impl Cache {
     }
 }
 
-/// Writes a small file atomically (a temporary name of this process, then a rename), for
-/// state shared between runs: readers see the old content or the new, never a mix. On any
-/// failure (a full or read-only disk) the temporary file is removed, and the error names
-/// the path.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let named = |e: std::io::Error, what: &str, p: &Path| {
-        std::io::Error::new(e.kind(), format!("{what} {}: {e}", p.display()))
-    };
-    if let Err(e) = fs::write(&tmp, bytes) {
-        let _ = fs::remove_file(&tmp);
-        return Err(named(e, "writing", &tmp));
-    }
-    fs::rename(&tmp, path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        named(e, "renaming to", path)
-    })
-}
-
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut f = File::create(path)?;
     f.write_all(bytes)?;
@@ -601,14 +641,6 @@ fn entry(name: &str, file: &str, path: &Path, rows: Option<usize>) -> Result<Ent
         blake3: hash_file(path).with_context(ctx)?,
         rows,
     })
-}
-
-/// blake3 of a file's content; large files are memory-mapped and hashed on all cores,
-/// since verifying every artifact is most of what a fully cached run does.
-pub fn hash_file(path: &Path) -> std::io::Result<String> {
-    let mut h = blake3::Hasher::new();
-    h.update_mmap_rayon(path)?;
-    Ok(h.finalize().to_hex().to_string())
 }
 
 fn sanitize(name: &str) -> String {
@@ -686,6 +718,42 @@ mod tests {
         // Replacing where nothing is stored yet just stores.
         cache.store(meta("k2", true), output(4)).unwrap();
         assert!(cache.lookup("k2").is_ok());
+    }
+
+    /// Issue 15 (scale): a lookup verified each table by hashing it every time. A verified
+    /// file is now remembered by its stat; an edit in place, even with the size and mtime
+    /// put back, changes the ctime and is caught, in this process and the next.
+    #[test]
+    fn remembered_verification_still_catches_an_edit_with_mtime_restored() {
+        let dir = tempfile::tempdir().unwrap();
+        let zero = std::time::Duration::ZERO;
+        let cache = Cache::open_with_racy_window(dir.path(), zero);
+        let a = cache.store(meta("k", false), output(1)).unwrap();
+        let f = a.file_path("f0").unwrap();
+        let m = fs::metadata(&f).unwrap();
+        assert!(cache.lookup("k").is_ok());
+        assert!(
+            cache.verified().known(&f, &m).is_some(),
+            "verified once, remembered"
+        );
+        drop(cache);
+        let cache = Cache::open_with_racy_window(dir.path(), zero);
+        assert!(
+            cache.verified().known(&f, &m).is_some(),
+            "remembered across processes"
+        );
+        // Past the kernel's timestamp tick, so the new ctime differs from the recorded one.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let mut bytes = fs::read(&f).unwrap();
+        bytes[0] ^= 0xff;
+        fs::write(&f, &bytes).unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_modified(m.modified().unwrap())
+            .unwrap();
+        assert!(matches!(cache.lookup("k"), Err(Miss::Corrupt(_))));
     }
 
     /// While one writer keeps replacing an artifact, a reader always finds a complete one

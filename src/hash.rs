@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::cache::{hash_file, write_atomic};
+use crate::fileio::{hash_file, write_atomic};
 
 /// A stage's or unit's cache key: 32 hex digits (128 bits) of blake3 over canonical JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -242,10 +242,21 @@ impl Seen {
 /// seconds before a run.
 pub const RACY_WINDOW: Duration = Duration::from_secs(2);
 
-/// Content hashes of input files, remembered between runs in artifacts/state/files.json.
+/// The time to pass to [`FileHashes::remember`]: taken before the file is read, so a change
+/// during the read falls inside the racy window.
+pub fn now_ns() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+/// Content hashes of files, remembered between runs by what their stat looked like: input
+/// files in artifacts/state/files.json, verified artifact tables in state/verified.json.
 pub struct FileHashes {
     path: PathBuf,
-    seen: BTreeMap<String, Seen>,
+    /// A hash map: a store of 10,000 stages asks it 30,000 times per run.
+    seen: std::collections::HashMap<String, Seen>,
     dirty: bool,
     racy_window_ns: i128,
 }
@@ -271,33 +282,39 @@ impl FileHashes {
     }
 
     pub fn hash(&mut self, file: &Path) -> Result<String> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i128)
-            .unwrap_or(0);
+        let now = now_ns();
         let meta = fs::metadata(file).with_context(|| format!("reading {}", file.display()))?;
-        let (size, mtime_ns, ctime_ns, inode, dev) = Seen::stat(&meta);
-        let id = file.to_string_lossy().into_owned();
-        if let Some(s) = self.seen.get(&id) {
-            let same = (s.size, s.mtime_ns, s.ctime_ns, s.inode, s.dev)
-                == (size, mtime_ns, ctime_ns, inode, dev);
-            if same && !s.racy(self.racy_window_ns) {
-                return Ok(s.blake3.clone());
-            }
+        if let Some(known) = self.known(file, &meta) {
+            return Ok(known);
         }
         let blake3 = hash_file(file).with_context(|| format!("hashing {}", file.display()))?;
+        self.remember(file, &meta, blake3.clone(), now);
+        Ok(blake3)
+    }
+
+    /// The remembered hash of `file`, when `meta` (its stat now) shows it unchanged since it
+    /// was hashed and that hashing was not racy.
+    pub fn known(&self, file: &Path, meta: &fs::Metadata) -> Option<String> {
+        let s = self.seen.get(file.to_string_lossy().as_ref())?;
+        let same = (s.size, s.mtime_ns, s.ctime_ns, s.inode, s.dev) == Seen::stat(meta);
+        (same && !s.racy(self.racy_window_ns)).then(|| s.blake3.clone())
+    }
+
+    /// Records that `file`, whose stat was `meta` just before `hashed_ns` (see [`now_ns`]),
+    /// hashed to `blake3`.
+    pub fn remember(&mut self, file: &Path, meta: &fs::Metadata, blake3: String, hashed_ns: i128) {
+        let (size, mtime_ns, ctime_ns, inode, dev) = Seen::stat(meta);
         let seen = Seen {
             size,
             mtime_ns,
             ctime_ns,
             inode,
             dev,
-            hashed_ns: now,
-            blake3: blake3.clone(),
+            hashed_ns,
+            blake3,
         };
-        self.seen.insert(id, seen);
+        self.seen.insert(file.to_string_lossy().into_owned(), seen);
         self.dirty = true;
-        Ok(blake3)
     }
 
     /// Saves only when something was hashed; a lost race or a store that cannot be written

@@ -8,6 +8,7 @@ pub mod embed;
 pub mod error;
 pub mod executor;
 pub mod explain;
+pub mod fileio;
 pub mod graph;
 pub mod hash;
 pub mod jobs;

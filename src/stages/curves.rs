@@ -27,6 +27,16 @@ pub const STOPPED_EPOCH: &str = "stopped_epoch";
 pub const EPOCHS_RUN: &str = "epochs_run";
 pub const TRAIN_ROWS: &str = "train_rows";
 pub const TRAIN_SECONDS: &str = "train_seconds";
+/// `train`'s final weights (one row per layer: `layer`, `rows`, `cols`, `values`) and its
+/// weight snapshots (one row per run and snapshot epoch, the flattened weights in
+/// [`SNAPSHOT_WEIGHTS`]), which `tsne` reads.
+pub const WEIGHTS: &str = "weights";
+pub const SNAPSHOTS: &str = "snapshots";
+pub const SNAPSHOT_WEIGHTS: &str = "weights";
+pub const LAYER: &str = "layer";
+pub const LAYER_ROWS: &str = "rows";
+pub const LAYER_COLS: &str = "cols";
+pub const LAYER_VALUES: &str = "values";
 
 use arrow::array::RecordBatch;
 

@@ -29,8 +29,10 @@ use serde::{Deserialize, Serialize};
 use super::columns::Named;
 use super::curves;
 use super::curves::read_runs as read_curves;
+use super::eval_tables;
 use super::evidence::{self, measure, IntervalRow, PairedRow};
 use super::qa_table;
+use super::runs_table;
 use super::scores::{self, RunScores};
 use super::train::{batch, strings};
 use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage};
@@ -136,31 +138,19 @@ impl Run {
 fn read_artifact(a: &Artifact) -> Result<Vec<Run>> {
     let source = a.manifest.stage.clone();
     let what = format!("stage `{source}`");
-    let is_sweep = a.table_names().iter().any(|t| t == "sweep");
-    let (runs_table, config_col, scores_col) = if is_sweep {
-        ("sweep", scores::CELL, scores::CELL_LABEL)
+    let is_sweep = a.table_names().iter().any(|t| t == runs_table::SWEEP_RUNS);
+    let (runs_name, config_col, scores_col) = if is_sweep {
+        (runs_table::SWEEP_RUNS, scores::CELL, scores::CELL_LABEL)
     } else {
-        ("runs", scores::OPTIMIZER, scores::OPTIMIZER)
+        (curves::RUNS, scores::OPTIMIZER, scores::OPTIMIZER)
     };
     let runs = a
-        .table(runs_table)
+        .table(runs_name)
         .with_context(|| format!("is stage `{source}` a `train` or `sweep` stage?"))?;
-    let t = Named::new(&runs, format!("table `{runs_table}` of {what}"));
-    let (cfg, seed, status) = (
-        t.strings(config_col)?,
-        t.f64s("seed")?,
-        t.strings("status")?,
-    );
-    // A source that does not train (`llm_judge`) has no training metrics: NaN, which every
-    // training measure skips.
-    let training = |col: &str| -> Result<Vec<f64>> {
-        if t.has(col) {
-            t.f64s(col)
-        } else {
-            Ok(vec![f64::NAN; seed.len()])
-        }
-    };
-    let (train_acc, train_mse) = (training(curves::TRAIN_ACC)?, training(curves::TRAIN_MSE)?);
+    let rows = runs_table::from_batch(
+        &Named::new(&runs, format!("table `{runs_name}` of {what}")),
+        config_col,
+    )?;
     let sc = scores::from_batch(&a.table(scores::SCORES)?, scores_col, &what)?;
     // Sweep scores name cells by label; the runs table by id, in the same cell order.
     let cell_ids: Vec<String> = if is_sweep {
@@ -196,8 +186,9 @@ fn read_artifact(a: &Artifact) -> Result<Vec<Run>> {
                  scores,
              }| {
                 let key = id_of_label.get(&config).cloned().unwrap_or(config.clone());
-                let i = (0..cfg.len())
-                    .find(|&i| cfg[i] == key && seed[i] as u64 == s)
+                let row = rows
+                    .iter()
+                    .find(|r| r.config == key && r.seed == s)
                     .with_context(|| {
                         format!("{what}: scores of an unknown run {config}/seed={s}")
                     })?;
@@ -206,11 +197,13 @@ fn read_artifact(a: &Artifact) -> Result<Vec<Run>> {
                     loss_area: areas.get(&(config.clone(), s)).copied().unwrap_or(f64::NAN),
                     config,
                     seed: s,
-                    status: status[i].clone(),
+                    status: row.status.clone(),
                     labels,
                     scores,
-                    train_acc: train_acc[i],
-                    train_mse: train_mse[i],
+                    // A source that does not train (`llm_judge`) has no training metrics:
+                    // NaN, which every training measure skips.
+                    train_acc: row.train_acc.unwrap_or(f64::NAN),
+                    train_mse: row.train_mse.unwrap_or(f64::NAN),
                 })
             },
         )
@@ -622,8 +615,8 @@ impl Stage for Evaluate {
         }
 
         let mut out = Output::default()
-            .table("per_run", per_run)
-            .table("comparison", comparison)
+            .table(eval_tables::PER_RUN, per_run)
+            .table(eval_tables::COMPARISON, comparison)
             .table(
                 evidence::INTERVALS,
                 evidence::intervals_to_batch(&intervals)?,
@@ -653,14 +646,12 @@ impl Stage for Evaluate {
     }
 }
 
-const METRICS: [&str; 5] = ["accuracy", "precision", "recall", "f1", "roc_auc"];
-
 fn metric(r: &BinaryReport, name: &str) -> Option<f64> {
     match name {
-        "accuracy" => Some(r.accuracy),
-        "precision" => Some(r.precision),
-        "recall" => Some(r.recall),
-        "f1" => Some(r.f1),
+        eval_tables::ACCURACY => Some(r.accuracy),
+        eval_tables::PRECISION => Some(r.precision),
+        eval_tables::RECALL => Some(r.recall),
+        eval_tables::F1 => Some(r.f1),
         _ => r.roc_auc,
     }
 }
@@ -674,19 +665,19 @@ impl Evaluate {
     ) -> Result<arrow::array::RecordBatch> {
         let text = |f: fn(&Run) -> String| strings(runs.iter().map(f).collect());
         let mut cols: Vec<(&str, ArrayRef)> = vec![
-            ("source", text(|r| r.source.clone())),
-            ("optimizer", text(|r| r.config.clone())),
+            (eval_tables::SOURCE, text(|r| r.source.clone())),
+            (eval_tables::CONFIG, text(|r| r.config.clone())),
             (
-                "seed",
+                eval_tables::SEED,
                 Arc::new(UInt64Array::from_iter_values(runs.iter().map(|r| r.seed))),
             ),
-            ("status", text(|r| r.status.clone())),
+            (eval_tables::STATUS, text(|r| r.status.clone())),
             (
-                "saturated",
+                eval_tables::SATURATED,
                 Arc::new(BooleanArray::from(saturated.to_vec())),
             ),
         ];
-        for m in METRICS {
+        for m in eval_tables::METRICS {
             let v: Float64Array = reports.iter().map(|r| metric(r, m)).collect();
             cols.push((m, Arc::new(v)));
         }
@@ -695,10 +686,10 @@ impl Evaluate {
                 reports.iter().map(|r| f(r) as u32),
             ))
         };
-        cols.push(("tp", count(|r| r.confusion.tp)));
-        cols.push(("fp", count(|r| r.confusion.fp)));
-        cols.push(("tn", count(|r| r.confusion.tn)));
-        cols.push(("fn", count(|r| r.confusion.fn_)));
+        cols.push((eval_tables::TP, count(|r| r.confusion.tp)));
+        cols.push((eval_tables::FP, count(|r| r.confusion.fp)));
+        cols.push((eval_tables::TN, count(|r| r.confusion.tn)));
+        cols.push((eval_tables::FN, count(|r| r.confusion.fn_)));
         batch(cols)
     }
 
@@ -709,21 +700,21 @@ impl Evaluate {
     ) -> Result<arrow::array::RecordBatch> {
         let mut cols: Vec<(String, ArrayRef)> = vec![
             (
-                "source".into(),
+                eval_tables::SOURCE.into(),
                 strings(configs.iter().map(|g| g.source.clone()).collect()),
             ),
             (
-                "optimizer".into(),
+                eval_tables::CONFIG.into(),
                 strings(configs.iter().map(|g| g.config.clone()).collect()),
             ),
             (
-                "seeds".into(),
+                eval_tables::SEEDS.into(),
                 Arc::new(UInt32Array::from_iter_values(
                     configs.iter().map(|g| g.runs.len() as u32),
                 )),
             ),
         ];
-        for m in METRICS {
+        for m in eval_tables::METRICS {
             let (mut means, mut stds) = (Vec::new(), Vec::new());
             for g in configs {
                 let xs: Vec<f64> = g
@@ -735,8 +726,8 @@ impl Evaluate {
                 means.push((!xs.is_empty()).then_some(mean));
                 stds.push((xs.len() > self.p.ddof).then_some(std));
             }
-            cols.push((format!("{m}_mean"), Arc::new(Float64Array::from(means))));
-            cols.push((format!("{m}_std"), Arc::new(Float64Array::from(stds))));
+            cols.push((eval_tables::mean(m), Arc::new(Float64Array::from(means))));
+            cols.push((eval_tables::std(m), Arc::new(Float64Array::from(stds))));
         }
         batch(cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect())
     }

@@ -18,11 +18,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use arrow::array::{Array, BooleanArray, Float64Array, StringArray, UInt32Array, UInt64Array};
+use arrow::array::{Array, BooleanArray, StringArray, UInt32Array};
 use serde::{Deserialize, Serialize};
 
 use super::llm_generate::{check_connection, Constrain};
 use super::qa_table::{self, QaRow};
+use super::runs_table::{self, RunRow};
 use super::train::{batch, strings};
 use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage, Unit};
 use super::{curves, scores};
@@ -387,14 +388,18 @@ impl Stage for LlmJudge {
         } else {
             Some(correct as f64 / n as f64)
         };
-        let runs = batch(vec![
-            (curves::OPTIMIZER, strings(vec![JUDGE.to_string()])),
-            (curves::SEED, Arc::new(UInt64Array::from(vec![seed]))),
-            (curves::STATUS, strings(vec!["completed".to_string()])),
-            ("test_rows", Arc::new(UInt32Array::from(vec![n as u32]))),
-            ("unread", Arc::new(UInt32Array::from(vec![unread as u32]))),
-            (curves::TEST_ACC, Arc::new(Float64Array::from(vec![acc]))),
-        ])?;
+        let runs = runs_table::to_batch(
+            &runs_table::JUDGE,
+            &[RunRow {
+                config: JUDGE.to_string(),
+                seed,
+                status: "completed".to_string(),
+                test_rows: Some(n as u32),
+                unread: Some(unread as u32),
+                test_acc: acc,
+                ..RunRow::default()
+            }],
+        )?;
         // The same table `train` writes, through the one scores schema.
         let scores_t = scores::to_batch(&[(scores::OPTIMIZER, JUDGE)], seed, &labels, &scores)?;
         let verdicts_t = batch(vec![
@@ -437,7 +442,7 @@ impl Stage for LlmJudge {
             ),
         ])?;
         let mut out = Output::default()
-            .table("runs", runs)
+            .table(curves::RUNS, runs)
             .table("scores", scores_t)
             .table("verdicts", verdicts_t);
         out.notes.push(format!(

@@ -6,6 +6,7 @@ pub mod claims_table;
 mod columns;
 mod curves;
 mod e5;
+mod eval_tables;
 mod evaluate;
 pub mod evidence;
 mod evidence_sections;
@@ -17,6 +18,7 @@ mod parse_llm;
 mod plot;
 pub mod qa_table;
 mod report;
+mod runs_table;
 pub mod scores;
 mod sweep;
 #[cfg(test)]

@@ -16,12 +16,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Result;
-use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray, UInt32Array, UInt64Array};
+use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray, UInt32Array};
 use arrow::compute::concat_batches;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::columns::Named;
 use super::curves;
+use super::runs_table::{self, RunRow};
 use super::scores;
 use super::train::{batch, load_features, run_spec, status_parts, strings, Precision, RunSpec};
 use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage, Unit};
@@ -165,28 +168,33 @@ impl Check for Params {
             return Err(cx.error("seeds", "at least one seed is needed"));
         }
         let base = serde_json::to_value(&self.base).map_err(|e| cx.error("base", e.to_string()))?;
-        let mut units = Vec::new();
-        for cell in cells {
-            let mut v = base.clone();
-            let paths: BTreeMap<String, Value> = cell
-                .params
-                .iter()
-                .map(|(k, x)| (path_of(k), x.clone()))
-                .collect();
-            apply(&mut v, &paths).map_err(|e| cx.error("grid", e))?;
-            let config: TrainConfig = serde_json::from_value(v)
-                .map_err(|e| cx.error("grid", format!("cell {}: {e}", label(&cell))))?;
-            if let Err(e) = config.validate() {
-                return Err(cx.error(
-                    &self.blame(&e, &cell),
-                    format!("cell {}: {e}", label(&cell)),
-                ));
-            }
-            units.push(CellUnit {
-                label: label(&cell),
-                cell,
-                config,
-            });
+        // Each cell's config is checked on its own (a 100,000-cell sweep plans in parallel);
+        // the first bad cell in grid order is the one reported, located at its param.
+        let checked: Vec<Result<CellUnit, (String, String)>> = cells
+            .into_par_iter()
+            .map(|cell| {
+                let mut v = base.clone();
+                let paths: BTreeMap<String, Value> = cell
+                    .params
+                    .iter()
+                    .map(|(k, x)| (path_of(k), x.clone()))
+                    .collect();
+                apply(&mut v, &paths).map_err(|e| ("grid".to_string(), e.to_string()))?;
+                let config: TrainConfig = serde_json::from_value(v)
+                    .map_err(|e| ("grid".to_string(), format!("cell {}: {e}", label(&cell))))?;
+                if let Err(e) = config.validate() {
+                    return Err((self.blame(&e, &cell), format!("cell {}: {e}", label(&cell))));
+                }
+                Ok(CellUnit {
+                    label: label(&cell),
+                    cell,
+                    config,
+                })
+            })
+            .collect();
+        let mut units = Vec::with_capacity(checked.len());
+        for c in checked {
+            units.push(c.map_err(|(field, message)| cx.error(&field, message))?);
         }
         let names = units
             .first()
@@ -244,30 +252,29 @@ impl Sweep {
 impl Stage for Sweep {
     /// Cell-major, seed-minor: the order of the `sweep` table's rows.
     fn units(&self) -> Vec<Unit> {
-        let mut out = Vec::with_capacity(self.cells.len() * self.seeds.len());
-        for c in &self.cells {
-            // The cell's config serialised once, shared by its seeds' units.
-            let config = serde_json::to_value(&c.config).expect("train config serialises");
-            for &seed in &self.seeds {
-                let mut params = serde_json::Map::new();
-                params.insert("cell".into(), Value::from(c.cell.id.clone()));
-                params.insert("config".into(), config.clone());
-                params.insert("seed".into(), Value::from(seed));
-                params.insert(
-                    "precision".into(),
-                    serde_json::to_value(self.precision).expect("precision serialises"),
-                );
-                params.insert(
-                    "rng".into(),
-                    serde_json::to_value(self.rng).expect("rng scope serialises"),
-                );
-                out.push(Unit {
-                    id: format!("{}/seed={seed}", c.label),
-                    params: Value::Object(params),
-                });
-            }
-        }
-        out
+        let precision = serde_json::to_value(self.precision).expect("precision serialises");
+        let rng = serde_json::to_value(self.rng).expect("rng scope serialises");
+        // In parallel and in order: (cell, seed), seeds within a cell.
+        self.cells
+            .par_iter()
+            .flat_map_iter(|c| {
+                // The cell's config serialised once, shared by its seeds' units.
+                let config = serde_json::to_value(&c.config).expect("train config serialises");
+                let (precision, rng) = (precision.clone(), rng.clone());
+                self.seeds.iter().map(move |&seed| {
+                    let mut params = serde_json::Map::new();
+                    params.insert("cell".into(), Value::from(c.cell.id.clone()));
+                    params.insert("config".into(), config.clone());
+                    params.insert("seed".into(), Value::from(seed));
+                    params.insert("precision".into(), precision.clone());
+                    params.insert("rng".into(), rng.clone());
+                    Unit {
+                        id: format!("{}/seed={seed}", c.label),
+                        params: Value::Object(params),
+                    }
+                })
+            })
+            .collect()
     }
 
     fn run_unit(&self, unit: &Unit, cx: &RunCx<'_>) -> Result<Output> {
@@ -284,34 +291,24 @@ impl Stage for Sweep {
             precision: spec.precision,
         };
         let results = [run_spec(&d, &rs)?];
-        let n = results.len();
-        let last = |f: fn(&crate::ml::train::EpochRecord) -> f64| -> ArrayRef {
-            Arc::new(
-                results
-                    .iter()
-                    .map(|r| r.curves.last().map(f))
-                    .collect::<Float64Array>(),
-            )
-        };
-        let status: Vec<String> = results
+        let rows: Vec<RunRow> = results
             .iter()
-            .map(|r| status_parts(r.status).0.to_string())
+            .map(|r| {
+                let at_end = |g: fn(&crate::ml::train::EpochRecord) -> f64| r.curves.last().map(g);
+                RunRow {
+                    config: spec.cell.clone(),
+                    seed: spec.seed,
+                    status: status_parts(r.status).0.to_string(),
+                    epochs_run: Some(r.curves.len() as u32),
+                    train_mse: at_end(|c| c.train_mse),
+                    train_acc: at_end(|c| c.train_acc),
+                    test_mse: at_end(|c| c.test_mse),
+                    test_acc: at_end(|c| c.test_acc),
+                    ..RunRow::default()
+                }
+            })
             .collect();
-        let runs = batch(vec![
-            ("cell", strings(vec![spec.cell.clone(); n])),
-            ("seed", Arc::new(UInt64Array::from(vec![spec.seed]))),
-            ("status", strings(status)),
-            (
-                curves::EPOCHS_RUN,
-                Arc::new(UInt32Array::from_iter_values(
-                    results.iter().map(|r| r.curves.len() as u32),
-                )),
-            ),
-            (curves::TRAIN_MSE, last(|c| c.train_mse)),
-            (curves::TRAIN_ACC, last(|c| c.train_acc)),
-            (curves::TEST_MSE, last(|c| c.test_mse)),
-            (curves::TEST_ACC, last(|c| c.test_acc)),
-        ])?;
+        let runs = runs_table::to_batch(&runs_table::SWEEP, &rows)?;
         // Raw test outputs per seed, for `evaluate`'s question-level intervals.
         let y_test = d.y_test.to_vec();
         // The unit id is `LABEL/seed=N`: the cell's label is what pairs runs across seeds.
@@ -332,44 +329,42 @@ impl Stage for Sweep {
             .collect::<Result<Vec<_>>>()?;
         let scores = concat_batches(&parts[0].schema(), &parts)?;
         Ok(Output::default()
-            .table("runs", runs)
+            .table(curves::RUNS, runs)
             .table(scores::SCORES, scores))
     }
 
     fn run(&self, _cx: &RunCx<'_>, units: &[Arc<Artifact>]) -> Result<Output> {
         let parts = units
             .iter()
-            .map(|u| u.table("runs"))
+            .map(|u| u.table(curves::RUNS))
             .collect::<Result<Vec<_>>>()?;
         let runs = concat_batches(&parts[0].schema(), &parts)?;
+        let rows = runs_table::from_batch(&Named::new(&runs, "a sweep unit's runs"), scores::CELL)?;
         let mut cols: Vec<(String, ArrayRef)> = vec![(
             "cell".into(),
             strings(self.cells.iter().map(|c| c.cell.id.clone()).collect()),
         )];
         cols.extend(self.param_columns(1));
-        let per_cell = |table: &arrow::array::RecordBatch, metric: &str| -> Vec<Vec<f64>> {
-            let v = table
-                .column_by_name(metric)
-                .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
-                .map(|a| {
-                    (0..a.len())
-                        .map(|i| if a.is_null(i) { f64::NAN } else { a.value(i) })
-                        .collect::<Vec<_>>()
+        // Units are (cell, seed) in cell order, seeds within a cell.
+        let per_cell = |metric: fn(&RunRow) -> Option<f64>| -> Vec<Vec<f64>> {
+            rows.chunks(self.seeds.len().max(1))
+                .map(|c| {
+                    c.iter()
+                        .filter_map(metric)
+                        .filter(|x| x.is_finite())
+                        .collect()
                 })
-                .unwrap_or_default();
-            v.chunks(self.seeds.len().max(1))
-                .map(|c| c.iter().copied().filter(|x| x.is_finite()).collect())
                 .collect()
         };
-        use arrow::array::Array;
-        for metric in [
-            curves::TEST_ACC,
-            curves::TEST_MSE,
-            curves::TRAIN_ACC,
-            curves::TRAIN_MSE,
-        ] {
+        let metrics: [(&str, fn(&RunRow) -> Option<f64>); 4] = [
+            (curves::TEST_ACC, |r| r.test_acc),
+            (curves::TEST_MSE, |r| r.test_mse),
+            (curves::TRAIN_ACC, |r| r.train_acc),
+            (curves::TRAIN_MSE, |r| r.train_mse),
+        ];
+        for (metric, get) in metrics {
             let (mut means, mut stds) = (Vec::new(), Vec::new());
-            for xs in per_cell(&runs, metric) {
+            for xs in per_cell(get) {
                 let (m, s) = mean_std(&xs, 0);
                 means.push((!xs.is_empty()).then_some(m));
                 stds.push((!xs.is_empty()).then_some(s));
@@ -380,18 +375,13 @@ impl Stage for Sweep {
             ));
             cols.push((format!("{metric}_std"), Arc::new(Float64Array::from(stds))));
         }
-        let status = runs
-            .column_by_name("status")
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-            .map(|a| {
-                (0..a.len())
-                    .map(|i| a.value(i) == "diverged")
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default();
-        let diverged: Vec<u32> = status
+        let diverged: Vec<u32> = rows
             .chunks(self.seeds.len().max(1))
-            .map(|c| c.iter().filter(|&&d| d).count() as u32)
+            .map(|c| {
+                c.iter()
+                    .filter(|r| r.status == runs_table::DIVERGED)
+                    .count() as u32
+            })
             .collect();
         cols.push(("diverged".into(), Arc::new(UInt32Array::from(diverged))));
         // Runs whose test output is one constant (e.g. lr 0.1: tanh pinned at ±1). Units are
@@ -432,7 +422,7 @@ impl Stage for Sweep {
         let scores = concat_batches(&parts[0].schema(), &parts)?;
         Ok(Output::default()
             .table("cells", cells)
-            .table("sweep", sweep)
+            .table(runs_table::SWEEP_RUNS, sweep)
             .table(scores::SCORES, scores))
     }
 }

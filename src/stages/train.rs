@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::curves;
 use super::features;
+use super::runs_table::{self, RunRow};
 use super::scores;
 use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage, Unit};
 use crate::cache::{Artifact, Output};
@@ -349,33 +350,25 @@ fn run_tables(
 
     let last = r.curves.last();
     let (status, stopped) = status_parts(r.status);
-    let f = |g: fn(&crate::ml::train::EpochRecord) -> f64| Float64Array::from(vec![last.map(g)]);
-    let runs = batch(vec![
-        (curves::OPTIMIZER, strings(vec![opt.to_string()])),
-        (curves::SEED, Arc::new(UInt64Array::from(vec![seed]))),
-        (
-            curves::LR,
-            Arc::new(Float64Array::from(vec![spec.config.optimizer.lr()])),
-        ),
-        (curves::STATUS, strings(vec![status.to_string()])),
-        (
-            curves::STOPPED_EPOCH,
-            Arc::new(UInt64Array::from(vec![stopped])),
-        ),
-        (
-            curves::EPOCHS_RUN,
-            Arc::new(UInt32Array::from(vec![r.curves.len() as u32])),
-        ),
-        (
-            curves::TRAIN_ROWS,
-            Arc::new(UInt32Array::from(vec![r.train_rows as u32])),
-        ),
-        (curves::TRAIN_MSE, Arc::new(f(|c| c.train_mse))),
-        (curves::TRAIN_ACC, Arc::new(f(|c| c.train_acc))),
-        (curves::TEST_MSE, Arc::new(f(|c| c.test_mse))),
-        (curves::TEST_ACC, Arc::new(f(|c| c.test_acc))),
-        (curves::TRAIN_SECONDS, Arc::new(f(|c| c.elapsed_s))),
-    ])?;
+    let at_end = |g: fn(&crate::ml::train::EpochRecord) -> f64| last.map(g);
+    let runs = runs_table::to_batch(
+        &runs_table::TRAIN,
+        &[RunRow {
+            config: opt.to_string(),
+            seed,
+            status: status.to_string(),
+            lr: Some(spec.config.optimizer.lr()),
+            stopped_epoch: stopped,
+            epochs_run: Some(r.curves.len() as u32),
+            train_rows: Some(r.train_rows as u32),
+            train_mse: at_end(|c| c.train_mse),
+            train_acc: at_end(|c| c.train_acc),
+            test_mse: at_end(|c| c.test_mse),
+            test_acc: at_end(|c| c.test_acc),
+            train_seconds: at_end(|c| c.elapsed_s),
+            ..RunRow::default()
+        }],
+    )?;
 
     let mut wvals = ListBuilder::new(Float64Builder::new());
     let (mut layer, mut rows, mut cols) = (Vec::new(), Vec::new(), Vec::new());
@@ -392,10 +385,10 @@ fn run_tables(
     let weights = batch(vec![
         (curves::OPTIMIZER, strings(vec![opt.to_string(); nl])),
         (curves::SEED, Arc::new(UInt64Array::from(vec![seed; nl]))),
-        ("layer", Arc::new(UInt32Array::from(layer))),
-        ("rows", Arc::new(UInt32Array::from(rows))),
-        ("cols", Arc::new(UInt32Array::from(cols))),
-        ("values", Arc::new(wvals.finish())),
+        (curves::LAYER, Arc::new(UInt32Array::from(layer))),
+        (curves::LAYER_ROWS, Arc::new(UInt32Array::from(rows))),
+        (curves::LAYER_COLS, Arc::new(UInt32Array::from(cols))),
+        (curves::LAYER_VALUES, Arc::new(wvals.finish())),
     ])?;
 
     let s = &r.snapshots;
@@ -416,7 +409,7 @@ fn run_tables(
                 s.epochs.iter().map(|&e| e as u32).collect::<Vec<_>>(),
             )),
         ),
-        ("weights", Arc::new(svals.finish())),
+        (curves::SNAPSHOT_WEIGHTS, Arc::new(svals.finish())),
     ])?;
 
     let scores = scores::to_batch(
@@ -429,17 +422,17 @@ fn run_tables(
     Ok(Output::default()
         .table(curves::CURVES, curves)
         .table(curves::RUNS, runs)
-        .table("weights", weights)
-        .table("snapshots", snapshots)
-        .table("scores", scores))
+        .table(curves::WEIGHTS, weights)
+        .table(curves::SNAPSHOTS, snapshots)
+        .table(scores::SCORES, scores))
 }
 
 pub(crate) const TABLES: [&str; 5] = [
     curves::CURVES,
     curves::RUNS,
-    "weights",
-    "snapshots",
-    "scores",
+    curves::WEIGHTS,
+    curves::SNAPSHOTS,
+    scores::SCORES,
 ];
 
 /// Concatenates each named table over the unit artifacts (in unit order).
@@ -492,14 +485,14 @@ impl Stage for Train {
                 u.manifest
                     .tables
                     .iter()
-                    .filter(|t| t.name == "snapshots")
+                    .filter(|t| t.name == curves::SNAPSHOTS)
                     .map(|t| t.bytes)
             })
             .sum();
         let snap_rows: usize = out
             .tables
             .iter()
-            .find(|(n, _)| n == "snapshots")
+            .find(|(n, _)| n == curves::SNAPSHOTS)
             .map_or(0, |(_, b)| b.num_rows());
         if snap_rows > 0 {
             out.notes.push(format!(
@@ -508,7 +501,7 @@ impl Stage for Train {
                 units.len()
             ));
         }
-        if let Some((_, runs)) = out.tables.iter().find(|(n, _)| n == "runs") {
+        if let Some((_, runs)) = out.tables.iter().find(|(n, _)| n == curves::RUNS) {
             let col = |name: &str| {
                 runs.column_by_name(name)
                     .and_then(|c| c.as_any().downcast_ref::<StringArray>())

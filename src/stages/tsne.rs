@@ -18,6 +18,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::columns::{float_lists, is_identifier, Named};
+use super::curves;
 use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage};
 use crate::cache::{Artifact, Output};
 use crate::error::ConfigError;
@@ -104,10 +105,10 @@ pub struct Params {
 }
 
 fn default_table() -> String {
-    "snapshots".into()
+    curves::SNAPSHOTS.into()
 }
 fn default_column() -> String {
-    "weights".into()
+    curves::SNAPSHOT_WEIGHTS.into()
 }
 fn default_pca() -> usize {
     50
