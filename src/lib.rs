@@ -10,6 +10,8 @@ pub mod executor;
 pub mod explain;
 pub mod graph;
 pub mod hash;
+pub mod headline;
+pub mod history;
 pub mod jobs;
 pub mod keyed;
 pub mod llm;
