@@ -132,7 +132,7 @@ pub enum Command {
     Runs {
         /// Only runs of this pipeline (its file or name).
         pipeline: Option<String>,
-        /// Only the last N runs.
+        /// Show the last N runs (default 20; 0: every run).
         #[arg(long, value_name = "N")]
         last: Option<usize>,
         /// Every variable, --set value and metric as a column, not just those that differ.

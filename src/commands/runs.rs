@@ -12,6 +12,9 @@ use crate::history::{refs, utc, Pins, RunLog, RunRecord};
 
 use super::Project;
 
+/// Runs shown without `--last` (the latest ones); `--last 0` shows every run.
+const DEFAULT_LAST: usize = 20;
+
 /// Metric columns shown without `--all` (those that differ between the rows first).
 const METRIC_COLUMNS: usize = 6;
 
@@ -23,15 +26,10 @@ pub fn runs(
     json: bool,
 ) -> Result<()> {
     let store = project.root.join("artifacts");
-    let read = RunLog::new(&store).read()?;
-    let mut rows: Vec<&RunRecord> = read
-        .records
-        .iter()
-        .filter(|r| pipeline.is_none_or(|p| refs::is_of(r, p)))
-        .collect();
-    if let Some(n) = last {
-        rows.drain(..rows.len().saturating_sub(n));
-    }
+    let read = RunLog::new(&store).read_tail(last.unwrap_or(DEFAULT_LAST), |r| {
+        pipeline.is_none_or(|p| refs::is_of(r, p))
+    })?;
+    let rows: Vec<&RunRecord> = read.records.iter().collect();
     if json {
         println!(
             "{}",

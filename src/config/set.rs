@@ -292,3 +292,71 @@ impl Set {
 fn is_null(s: &MarkedScalarNode) -> bool {
     matches!(s.as_str(), "" | "~" | "null")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(arg: &str) -> (Set, Sources) {
+        let mut sources = Sources::default();
+        let s = parse(arg, &mut sources).unwrap();
+        (s, sources)
+    }
+
+    #[test]
+    fn path_steps_and_value_keep_their_columns_in_the_argument() {
+        let (s, sources) = parsed("grid.base.optimizers[1]=[adam, 2]");
+        assert_eq!(s.stage, "grid");
+        let steps: Vec<&Step> = s.path.iter().map(|(st, _)| st).collect();
+        assert_eq!(
+            steps,
+            [
+                &Step::Key("base".into()),
+                &Step::Key("optimizers".into()),
+                &Step::Index(1)
+            ]
+        );
+        let col = |n: &MarkedScalarNode| sources.location(n.span()).unwrap().column;
+        assert_eq!(col(&s.path[0].1), 6);
+        assert_eq!(col(&s.path[1].1), 11);
+        assert_eq!(col(&s.path[2].1), 22);
+        let Node::Sequence(seq) = &s.value else {
+            panic!("{:?}", s.value)
+        };
+        let first = sources.location(seq[0].span()).unwrap();
+        assert_eq!((first.line, first.column), (1, 26));
+        assert_eq!(first.source_line, "grid.base.optimizers[1]=[adam, 2]");
+    }
+
+    #[test]
+    fn applies_into_nested_mappings_creating_what_is_missing() {
+        let mut sources = Sources::default();
+        let id = sources.add(
+            std::path::Path::new("p.yaml"),
+            "base: {epochs: 3, lr: 0.1}\n".into(),
+        );
+        let params = marked_yaml::parse_yaml(id, sources.text(id)).unwrap();
+        let s = parse("grid.base.epochs=40", &mut sources).unwrap();
+        let out = s.apply(&params, &sources).unwrap();
+        let v = crate::config::params::to_value(&out);
+        assert_eq!(v["base"]["epochs"], serde_yaml::Value::from(40));
+        assert_eq!(v["base"]["lr"], serde_yaml::Value::from(0.1));
+        let s = parse("grid.early.patience=2", &mut sources).unwrap();
+        let v = crate::config::params::to_value(&s.apply(&out, &sources).unwrap());
+        assert_eq!(v["early"]["patience"], serde_yaml::Value::from(2));
+    }
+
+    #[test]
+    fn malformed_arguments_are_located() {
+        let mut sources = Sources::default();
+        let e = parse("train.epochs", &mut sources).unwrap_err();
+        assert!(e.message.contains("expected STAGE.PARAM=VALUE"), "{e}");
+        let e = parse("train..epochs=1", &mut sources).unwrap_err();
+        assert_eq!(e.location.unwrap().column, 6, "the empty name's dot");
+        let e = parse("train.opt[x]=1", &mut sources).unwrap_err();
+        assert!(e.message.contains("`[x]` is not a list index"), "{e}");
+        let e = parse("train.a=[1, 2", &mut sources).unwrap_err();
+        assert!(e.message.contains("not valid YAML"), "{e}");
+        assert_eq!(e.location.unwrap().column, 9);
+    }
+}

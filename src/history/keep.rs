@@ -129,3 +129,70 @@ pub fn from_parts(
     }
     set
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::pins::Pin;
+    use crate::history::record::{StageEntry, FORMAT};
+
+    fn run(id: &str, key: &str) -> RunRecord {
+        RunRecord {
+            v: FORMAT,
+            id: id.into(),
+            pipeline: "pipelines/p.yaml".into(),
+            name: "p".into(),
+            pipeline_hash: String::new(),
+            start_unix: 0.0,
+            end_unix: 0.0,
+            vars: Default::default(),
+            sets: Default::default(),
+            git: None,
+            host: String::new(),
+            slurm_job: None,
+            ok: true,
+            stages: vec![StageEntry {
+                name: "s".into(),
+                kind: "k".into(),
+                key: key.into(),
+                status: "ran".into(),
+            }],
+            metrics: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn keeps_pipelines_the_last_runs_and_pins_with_their_units() {
+        let records = [run("r1", "k1"), run("r2", "k2"), run("r3", "k3")];
+        let pins = Pins {
+            pins: vec![Pin {
+                id: "r1".into(),
+                name: "base".into(),
+                pinned_unix: 0.0,
+            }],
+        };
+        let units = |id: &str| vec![format!("{id}-unit")];
+        let set = from_parts(
+            vec![(
+                "pipelines/p.yaml".into(),
+                BTreeSet::from(["k0".to_string()]),
+            )],
+            &records,
+            &pins,
+            &units,
+            &KeepRules { keep_runs: 1 },
+        );
+        let keys: Vec<&str> = set.keys.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["k0", "k1", "k3", "r1-unit", "r3-unit"]);
+        assert_eq!(set.keys["k1"], Reason::Pin("base".into()));
+        assert_eq!(set.keys["k3"], Reason::Run("r3".into()));
+        let none = from_parts(
+            Vec::new(),
+            &records,
+            &Pins::default(),
+            &units,
+            &KeepRules { keep_runs: 0 },
+        );
+        assert!(none.keys.is_empty());
+    }
+}

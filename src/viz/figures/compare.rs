@@ -88,3 +88,44 @@ impl Figure for CompareCurves {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn curve(opt: &str, loss: f64) -> RunCurve {
+        RunCurve {
+            optimizer: opt.into(),
+            epoch: vec![1.0, 2.0],
+            loss: Band::exact(vec![loss, loss / 2.0]),
+            accuracy: Band::exact(vec![0.5, 0.6]),
+        }
+    }
+
+    #[test]
+    fn both_runs_share_the_axes_a_solid_b_dashed_same_colour_per_optimizer() {
+        let fig = CompareCurves {
+            title: "t".into(),
+            runs: ["A 1".into(), "B 2".into()],
+            curves: [
+                vec![curve("adam", 1.0), curve("sgd", 0.9)],
+                vec![curve("adam", 0.8)],
+            ],
+        };
+        for accuracy in [false, true] {
+            let p = fig.panel("p", accuracy);
+            let labels: Vec<&str> = p
+                .lines
+                .iter()
+                .map(|l| l.label.as_deref().unwrap())
+                .collect();
+            assert_eq!(labels, ["A 1: adam", "A 1: sgd", "B 2: adam"]);
+            let dashes: Vec<Dash> = p.lines.iter().map(|l| l.dash).collect();
+            assert_eq!(dashes, [Dash::Solid, Dash::Solid, Dash::Dashed]);
+            assert_eq!(p.lines[0].color, p.lines[2].color);
+        }
+        assert_eq!(fig.panel("p", false).lines[2].y, [0.8, 0.4]);
+        let png = crate::viz::render(&fig, crate::viz::Format::Png).unwrap();
+        assert!(png.starts_with(b"\x89PNG"));
+    }
+}
