@@ -63,7 +63,7 @@ fn record(i: usize) -> serde_json::Value {
             "perplexity": 30,
             "description": "the study's setting",
         },
-        "git": {"commit": "3b8fe1197a4c5de0b1e7f2a3c4d5e6f708192a3b", "dirty": i % 5 == 0},
+        "git": {"commit": "3b8fe1197a4c5de0b1e7f2a3c4d5e6f708192a3b", "dirty": i.is_multiple_of(5)},
         "host": "node-1",
         "ok": true,
         "stages": stages,
