@@ -54,6 +54,10 @@ pub struct Manifest {
     pub kind: String,
     pub version: u32,
     pub stage: String,
+    /// The pipeline file of the run that produced it (empty in artifacts made before this
+    /// was recorded); identical keys are shared across pipelines, so it is the first one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub pipeline: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
     pub params: serde_json::Value,
@@ -73,6 +77,8 @@ pub struct Meta {
     pub kind: String,
     pub version: u32,
     pub stage: String,
+    /// The pipeline file, as the manifest records it.
+    pub pipeline: String,
     pub unit: Option<String>,
     pub params: serde_json::Value,
     pub inputs: BTreeMap<String, Vec<String>>,
@@ -360,6 +366,7 @@ impl Cache {
             kind: meta.kind,
             version: meta.version,
             stage: meta.stage,
+            pipeline: meta.pipeline,
             unit: meta.unit,
             params: meta.params,
             inputs: meta.inputs,
@@ -685,6 +692,7 @@ mod tests {
             kind: "k".into(),
             version: 1,
             stage: "s".into(),
+            pipeline: String::new(),
             unit: None,
             params: serde_json::Value::Null,
             inputs: BTreeMap::new(),

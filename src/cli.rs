@@ -41,6 +41,9 @@ pub enum Command {
         /// Override a pipeline variable: NAME=VALUE (YAML, e.g. seeds=[1,2]).
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
+        /// Override a stage param: STAGE.PARAM=VALUE (YAML; dotted paths into nested params, e.g. grid.base.epochs=40).
+        #[arg(long = "set", value_name = "STAGE.PARAM=VALUE")]
+        sets: Vec<String>,
         /// A JSON summary on stdout, for scripts.
         #[arg(long)]
         json: bool,
@@ -50,6 +53,9 @@ pub enum Command {
         pipeline: Option<PathBuf>,
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
+        /// Override a stage param: STAGE.PARAM=VALUE (YAML; dotted paths into nested params, e.g. grid.base.epochs=40).
+        #[arg(long = "set", value_name = "STAGE.PARAM=VALUE")]
+        sets: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -77,6 +83,9 @@ pub enum Command {
         path: bool,
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
+        /// Override a stage param: STAGE.PARAM=VALUE (YAML; dotted paths into nested params, e.g. grid.base.epochs=40).
+        #[arg(long = "set", value_name = "STAGE.PARAM=VALUE")]
+        sets: Vec<String>,
     },
     /// List the pipeline as jobs addressed by key (every unit and stage, with the keys it
     /// needs and its wave), for running them one process at a time (`exec`).
@@ -84,6 +93,9 @@ pub enum Command {
         pipeline: Option<PathBuf>,
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
+        /// Override a stage param: STAGE.PARAM=VALUE (YAML; dotted paths into nested params, e.g. grid.base.epochs=40).
+        #[arg(long = "set", value_name = "STAGE.PARAM=VALUE")]
+        sets: Vec<String>,
         /// Only jobs without a verified artifact.
         #[arg(long)]
         todo: bool,
@@ -101,12 +113,70 @@ pub enum Command {
         pipeline: Option<PathBuf>,
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
+        /// Override a stage param: STAGE.PARAM=VALUE (YAML; dotted paths into nested params, e.g. grid.base.epochs=40).
+        #[arg(long = "set", value_name = "STAGE.PARAM=VALUE")]
+        sets: Vec<String>,
     },
-    /// Remove artifacts that no pipeline under pipelines/ references.
+    /// Remove artifacts that nothing keeps: the pipelines under pipelines/ (default vars),
+    /// the last N runs of the run log and pinned runs keep theirs.
     Gc {
+        /// List what would be removed (stage, pipeline, size, age) without removing it.
         #[arg(long)]
         dry_run: bool,
+        /// How many of the latest runs in the log keep their artifacts.
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        keep_runs: usize,
     },
+    /// The run history: one row per run, the params that differ between them as columns,
+    /// headline metrics, time and commit.
+    Runs {
+        /// Only runs of this pipeline (its file or name).
+        pipeline: Option<String>,
+        /// Show the last N runs (default 20; 0: every run).
+        #[arg(long, value_name = "N")]
+        last: Option<usize>,
+        /// Every variable, --set value and metric as a column, not just those that differ.
+        #[arg(long)]
+        all: bool,
+        /// The records as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What changed between two runs: params (from what to what), stages whose key changed,
+    /// metrics side by side with the delta. Default: the last two runs of the pipeline.
+    Diff {
+        /// A run: its id (or a unique prefix), a pin's name, or last, last~1, ... With one run
+        /// given, it is compared with the run of its pipeline before it.
+        run_a: Option<String>,
+        /// The second run (default: the latest).
+        run_b: Option<String>,
+        /// Pipeline whose runs `last` and the defaults mean (default: the default pipeline).
+        #[arg(short, long)]
+        pipeline: Option<PathBuf>,
+        /// JSON on stdout, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write an HTML report comparing two runs: both runs' curves on the same axes, the
+    /// params diff and the metrics diff. Prints its path.
+    Report {
+        /// The two runs (ids, unique prefixes, pin names, last, last~1, ...).
+        #[arg(long, num_args = 2, value_names = ["RUN_A", "RUN_B"], required = true)]
+        compare: Vec<String>,
+        /// Where to write it (default: artifacts/compare/RUN_A-RUN_B.html).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Keep a run's artifacts through every gc.
+    Pin {
+        /// The run (id, unique prefix, last, last~1, ...).
+        run: String,
+        /// A name to refer to it by (default: its id).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Remove a pin (by the pin's name or the run).
+    Unpin { run: String },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -122,6 +122,7 @@ fn meta(
         kind: m.kind.clone(),
         version: m.version,
         stage: kp.node(i).name.clone(),
+        pipeline: kp.plan.path.to_string_lossy().into_owned(),
         unit,
         params,
         inputs: m

@@ -11,6 +11,8 @@ pub mod explain;
 pub mod fileio;
 pub mod graph;
 pub mod hash;
+pub mod headline;
+pub mod history;
 pub mod jobs;
 pub mod keyed;
 pub mod llm;

@@ -495,6 +495,14 @@ fn slurm_job_arrays_run_the_pipeline_and_stop_at_a_failure() {
     // Waves 0 (data), 1 (features), 2 (units), 3 (stages with units), 4 (eval), then the
     // final `qa-pipe run`.
     assert_eq!(r.stderr.matches(" as array ").count(), 5, "{}", r.stderr);
+    // The final job's run is in the run log, with that job's id (issue 11).
+    let log = std::fs::read_to_string(p.path("artifacts/runs/log.jsonl")).unwrap();
+    let record: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        record["slurm_job"].as_str(),
+        Some(r.stdout.trim()),
+        "{record}"
+    );
     let (code, v) = p.run_json(&["pipelines/ml.yaml"]);
     assert_eq!(code, 0, "{v}");
     assert!(

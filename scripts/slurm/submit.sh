@@ -4,12 +4,13 @@
 # the same path), each array starting when the previous one has succeeded; then one last
 # job, `qa-pipe run PIPELINE`, which finds everything cached and prints the report's path.
 #
-#   scripts/slurm/submit.sh [--wait] [--var NAME=VALUE]... PIPELINE [-- SBATCH_OPTION...]
+#   scripts/slurm/submit.sh [--wait] [--var NAME=VALUE]... [--set STAGE.PARAM=VALUE]... PIPELINE [-- SBATCH_OPTION...]
 #
 # --wait   block until the last job ends; exit with its status (non-zero if any task failed)
 # Env:     QA_PIPE_BIN  the qa-pipe binary (default: qa-pipe on PATH, else
 #                       target/release/qa-pipe); it must be reachable from every node.
-# Prints the last job's id on stdout. Logs: artifacts/slurm/<job>_<task>.log.
+# Prints the last job's id on stdout. Logs: artifacts/slurm/<job>_<task>.log. The last job's
+# run is recorded in the run log (`qa-pipe runs`) with its Slurm job id.
 set -euo pipefail
 
 wait=0
@@ -19,6 +20,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --wait) wait=1; shift ;;
         --var) vars+=(--var "$2"); shift 2 ;;
+        --set) vars+=(--set "$2"); shift 2 ;;
         --) shift; break ;;
         -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         -*) echo "submit.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;

@@ -1,9 +1,14 @@
 //! The subcommands, and what they share: finding the project, its pipelines and its store.
 
+mod compare;
 mod dag;
+mod diff;
 mod gc;
 mod jobs;
+mod pin;
+mod record;
 mod run;
+mod runs;
 mod show;
 mod status;
 
@@ -25,10 +30,20 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(d) => d.clone(),
         None => std::env::current_dir().map_err(|e| Error::Other(e.into()))?,
     };
+    // `--set` applies to every pipeline the command loads (see [`Project::plan`]).
+    let sets = match &cli.command {
+        Command::Run { sets, .. }
+        | Command::Status { sets, .. }
+        | Command::Show { sets, .. }
+        | Command::Jobs { sets, .. }
+        | Command::Exec { sets, .. } => sets.clone(),
+        _ => Vec::new(),
+    };
     let project = Project {
         root,
         quiet: cli.quiet,
         verbose: cli.verbose,
+        sets,
     };
     match cli.command {
         Command::Run {
@@ -39,6 +54,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             jobs,
             vars,
             json,
+            ..
         } => run::run(
             &project, pipeline, &only, &force, dry_run, jobs, &vars, json,
         ),
@@ -46,6 +62,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             pipeline,
             vars,
             json,
+            ..
         } => status::status(&project, pipeline, &vars, json),
         Command::Dag { pipeline, format } => dag::dag(&project, pipeline, format),
         Command::Show {
@@ -55,6 +72,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             head,
             path,
             vars,
+            ..
         } => show::show(
             &project,
             pipeline,
@@ -64,17 +82,36 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             path,
             &vars,
         ),
-        Command::Gc { dry_run } => gc::gc(&project, dry_run),
+        Command::Gc { dry_run, keep_runs } => gc::gc(&project, dry_run, keep_runs),
+        Command::Runs {
+            pipeline,
+            last,
+            all,
+            json,
+        } => runs::runs(&project, pipeline.as_deref(), last, all, json),
+        Command::Diff {
+            run_a,
+            run_b,
+            pipeline,
+            json,
+        } => diff::diff(&project, run_a, run_b, pipeline, json),
+        Command::Report { compare, output } => {
+            compare::compare(&project, &compare[0], &compare[1], output)
+        }
+        Command::Pin { run, name } => pin::pin(&project, &run, name),
+        Command::Unpin { run } => pin::unpin(&project, &run),
         Command::Jobs {
             pipeline,
             vars,
             todo,
             json,
+            ..
         } => jobs::list(&project, pipeline, &vars, todo, json),
         Command::Exec {
             key,
             pipeline,
             vars,
+            ..
         } => jobs::exec(&project, pipeline, &vars, &key),
     }
 }
@@ -83,6 +120,17 @@ pub struct Project {
     pub root: PathBuf,
     pub quiet: bool,
     pub verbose: bool,
+    /// `--set STAGE.PARAM=VALUE` overrides of this command, applied by [`Project::plan`].
+    pub sets: Vec<String>,
+}
+
+/// The values a run was given, as the run log records them.
+#[derive(Debug, Default)]
+pub struct Values {
+    /// Every declared variable's value (defaults and `--var`).
+    pub vars: BTreeMap<String, serde_json::Value>,
+    /// `--set` values by `STAGE.PATH`.
+    pub sets: BTreeMap<String, serde_json::Value>,
 }
 
 impl Project {
@@ -119,10 +167,41 @@ impl Project {
         v
     }
 
+    /// The pipeline at `path` with `vars` and this command's `--set` values, checked.
     pub fn plan(&self, path: &Path, vars: &[String]) -> Result<Plan> {
+        Ok(self.plan_values(path, vars)?.0)
+    }
+
+    /// As [`Project::plan`], with the variable and `--set` values it used.
+    pub fn plan_values(&self, path: &Path, vars: &[String]) -> Result<(Plan, Values)> {
         let overrides = parse_vars(vars)?;
-        let pipeline = config::load(path, &self.root, &overrides)?;
-        Ok(graph::build(&pipeline, &self.root)?)
+        let pipeline = config::load_with(path, &self.root, &overrides, &self.sets)?;
+        let json = |n: &marked_yaml::Node| {
+            serde_json::to_value(config::params::to_value(n)).unwrap_or(serde_json::Value::Null)
+        };
+        let values = Values {
+            vars: pipeline
+                .vars
+                .iter()
+                .map(|(k, v)| (k.clone(), json(v)))
+                .collect(),
+            sets: pipeline
+                .sets
+                .iter()
+                .map(|(k, v)| (k.clone(), json(v)))
+                .collect(),
+        };
+        Ok((graph::build(&pipeline, &self.root)?, values))
+    }
+
+    /// The same project without `--set` values (gc's keep rules load pipelines as written).
+    pub fn without_sets(&self) -> Project {
+        Project {
+            root: self.root.clone(),
+            quiet: self.quiet,
+            verbose: self.verbose,
+            sets: Vec::new(),
+        }
     }
 
     /// The pipeline (default rules as [`Project::pipeline_path`]) with every key computed,

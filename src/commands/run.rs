@@ -21,8 +21,9 @@ pub fn run(
     vars: &[String],
     json: bool,
 ) -> Result<()> {
+    let started = crate::history::now();
     let path = project.pipeline_path(pipeline)?;
-    let plan = project.plan(&path, vars)?;
+    let (plan, values) = project.plan_values(&path, vars)?;
     let n = plan.nodes.len();
     let mut selected = vec![only.is_empty(); n];
     for name in only {
@@ -115,6 +116,15 @@ pub fn run(
         }
     }
 
+    let metrics = super::record::headline(&kp, &cache, &results, project);
+    let run_id = if dry_run {
+        None
+    } else {
+        super::record::append(
+            project, &kp, &cache, &path, values, &results, &metrics, started,
+        )
+    };
+
     if dry_run && !json && !project.quiet {
         for &i in &plan.order {
             let r = &results[i];
@@ -137,6 +147,9 @@ pub fn run(
         let out = serde_json::json!({
             "pipeline": plan.path,
             "ok": failed.is_empty(),
+            "run": run_id,
+            "wall_s": crate::history::now() - started,
+            "metrics": metrics,
             "stages": results,
         });
         println!(
@@ -149,10 +162,21 @@ pub fn run(
             .iter()
             .filter(|r| r.status == Status::Cached)
             .count();
-        eprintln!("{ran} computed, {cached} cached, {} failed", failed.len());
+        eprintln!(
+            "{ran} computed, {cached} cached, {} failed in {}{}",
+            failed.len(),
+            crate::history::human_duration(crate::history::now() - started),
+            run_id.map(|id| format!(" (run {id})")).unwrap_or_default()
+        );
+        super::record::print_metrics(&metrics);
+    }
+    // The report's path is what a quiet run is for: `-q` keeps it.
+    if !json && !dry_run {
         for r in &results {
             if let Some(report) = report_path(project, &cache, r) {
-                println!("report: {}", report.display());
+                let shown = super::record::latest_report(project, &cache, plan, r, &report)
+                    .unwrap_or(report);
+                println!("report: {}", shown.display());
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Loading pipeline YAML (and `use:` presets from stages/) into declarations with source spans.
 
 pub mod params;
+pub mod set;
 pub mod source;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,10 @@ pub struct Pipeline {
     pub name: String,
     pub sources: Sources,
     pub stages: Vec<StageDecl>,
+    /// Every declared variable's value after `--var` (what the run log records).
+    pub vars: BTreeMap<String, Node>,
+    /// The `--set` overrides in command-line order, by `STAGE.PATH`.
+    pub sets: Vec<(String, Node)>,
 }
 
 /// One stage as written: its kind (from `kind:` or a `use:` preset), merged params, inputs.
@@ -53,6 +58,17 @@ pub fn load(
     path: &Path,
     root: &Path,
     overrides: &BTreeMap<String, String>,
+) -> Result<Pipeline, ConfigError> {
+    load_with(path, root, overrides, &[])
+}
+
+/// As [`load`], then each `--set STAGE.PARAM=VALUE` in `sets` (see [`set`]) applied to its
+/// stage's merged params, in order.
+pub fn load_with(
+    path: &Path,
+    root: &Path,
+    overrides: &BTreeMap<String, String>,
+    sets: &[String],
 ) -> Result<Pipeline, ConfigError> {
     let mut sources = Sources::default();
     let text = std::fs::read_to_string(path).map_err(|e| {
@@ -112,6 +128,15 @@ pub fn load(
     for (name, body) in stage_map.iter() {
         stages.push(stage(&mut sources, root, name, body, &vars)?);
     }
+    let mut applied = Vec::new();
+    for arg in sets {
+        let s = set::parse(arg, &mut sources)?;
+        let Some(decl) = stages.iter_mut().find(|d| d.name == s.stage) else {
+            return Err(s.unknown_stage(&sources, stages.iter().map(|d| d.name.as_str())));
+        };
+        decl.params = s.apply(&decl.params, &sources)?;
+        applied.push((s.target.clone(), s.value.clone()));
+    }
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -121,6 +146,8 @@ pub fn load(
         name,
         sources,
         stages,
+        vars,
+        sets: applied,
     })
 }
 

@@ -405,6 +405,22 @@ impl Claims {
 }
 
 impl Stage for Claims {
+    /// How many claims each verdict got.
+    fn headline(&self, a: &Artifact) -> Result<Vec<crate::headline::Metric>> {
+        let rows = claims_table::from_batch(&a.table(claims_table::CLAIMS)?, "claims")?;
+        Ok([
+            Verdict::Supported,
+            Verdict::Contradicted,
+            Verdict::Inconclusive,
+        ]
+        .into_iter()
+        .map(|v| {
+            let n = rows.iter().filter(|r| r.verdict == v).count();
+            crate::headline::Metric::new(v.as_str(), n as f64)
+        })
+        .collect())
+    }
+
     fn run(&self, cx: &RunCx<'_>, _: &[Arc<Artifact>]) -> Result<Output> {
         let evidence: Vec<Evidence> = cx
             .input_all("evidence")

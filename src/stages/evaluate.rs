@@ -380,6 +380,22 @@ impl Resampler {
 }
 
 impl Stage for Evaluate {
+    /// Test accuracy of every configuration, with its 95% interval over test questions.
+    fn headline(&self, a: &Artifact) -> Result<Vec<crate::headline::Metric>> {
+        let rows = evidence::intervals_from_batch(&a.table(evidence::INTERVALS)?, "intervals")?;
+        Ok(rows
+            .iter()
+            .filter(|r| r.measure == measure::ACCURACY && r.defect.is_empty())
+            .map(|r| {
+                crate::headline::Metric::higher(
+                    format!("accuracy[{}/{}]", r.source, r.config),
+                    r.estimate,
+                )
+                .interval(r.lo, r.hi)
+            })
+            .collect())
+    }
+
     fn run(&self, cx: &RunCx<'_>, _: &[Arc<Artifact>]) -> Result<Output> {
         let mut runs = Vec::new();
         for a in cx.input_all("runs") {

@@ -3,8 +3,8 @@
 
 mod claims;
 pub mod claims_table;
-mod columns;
-mod curves;
+pub(crate) mod columns;
+pub(crate) mod curves;
 mod e5;
 mod eval_tables;
 mod evaluate;
@@ -127,6 +127,13 @@ pub trait Stage: Send + Sync {
 
     /// Produces the stage's artifact. `units` holds the unit artifacts in `units()` order.
     fn run(&self, cx: &RunCx<'_>, units: &[Arc<Artifact>]) -> anyhow::Result<Output>;
+
+    /// The headline metrics of this stage's artifact (see [`crate::headline`]): what `run`
+    /// prints at the end and the run log records. None by default.
+    fn headline(&self, artifact: &Artifact) -> anyhow::Result<Vec<crate::headline::Metric>> {
+        let _ = artifact;
+        Ok(Vec::new())
+    }
 }
 
 /// One unit of a stage: a readable id (`adam/seed=42`) and the params that define it.

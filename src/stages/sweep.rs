@@ -250,6 +250,22 @@ impl Sweep {
 }
 
 impl Stage for Sweep {
+    /// The best cell's mean test accuracy over seeds (which cell in the note).
+    fn headline(&self, a: &Artifact) -> Result<Vec<crate::headline::Metric>> {
+        let t = a.table("cells")?;
+        let named = super::columns::Named::new(&t, "cells");
+        let cells = named.strings("cell")?;
+        let acc = named.f64s(&format!("{}_mean", curves::TEST_ACC))?;
+        let best = (0..cells.len())
+            .filter(|&i| acc[i].is_finite())
+            .max_by(|&i, &j| acc[i].total_cmp(&acc[j]));
+        Ok(best
+            .map(|i| {
+                vec![crate::headline::Metric::higher("best_test_acc", acc[i]).note(cells[i].clone())]
+            })
+            .unwrap_or_default())
+    }
+
     /// Cell-major, seed-minor: the order of the `sweep` table's rows.
     fn units(&self) -> Vec<Unit> {
         let precision = serde_json::to_value(self.precision).expect("precision serialises");

@@ -52,6 +52,7 @@ impl Store {
             kind: kind.into(),
             version: 1,
             stage: name.into(),
+            pipeline: String::new(),
             unit: None,
             params: serde_json::json!({ "made_by": "testkit", "stage": name }),
             inputs,

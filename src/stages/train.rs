@@ -453,6 +453,42 @@ pub(crate) fn concat_units(units: &[Arc<Artifact>], names: &[&str]) -> Result<Ou
 }
 
 impl Stage for Train {
+    /// Per optimizer, the final test accuracy and training MSE, means over seeds (the
+    /// intervals over test questions are `evaluate`'s).
+    fn headline(&self, a: &Artifact) -> Result<Vec<crate::headline::Metric>> {
+        let t = a.table(curves::RUNS)?;
+        let named = super::columns::Named::new(&t, "runs");
+        let opts = named.strings(curves::OPTIMIZER)?;
+        let (acc, mse) = (
+            named.f64s(curves::TEST_ACC)?,
+            named.f64s(curves::TRAIN_MSE)?,
+        );
+        let mut by: BTreeMap<&str, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+        let mut order = Vec::new();
+        for (i, o) in opts.iter().enumerate() {
+            let e = by.entry(o.as_str()).or_insert_with(|| {
+                order.push(o.as_str());
+                Default::default()
+            });
+            e.0.push(acc[i]);
+            e.1.push(mse[i]);
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let mut out = Vec::new();
+        for o in order {
+            let (a, m) = &by[o];
+            out.push(crate::headline::Metric::higher(
+                format!("test_acc[{o}]"),
+                mean(a),
+            ));
+            out.push(crate::headline::Metric::lower(
+                format!("train_mse[{o}]"),
+                mean(m),
+            ));
+        }
+        Ok(out)
+    }
+
     fn units(&self) -> Vec<Unit> {
         self.runs
             .iter()

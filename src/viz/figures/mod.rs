@@ -2,6 +2,7 @@
 //! `viz::render::render(&figure, Format::Png)` gives the file's bytes.
 
 mod band;
+mod compare;
 mod depth;
 mod fit;
 mod heatmap;
@@ -11,6 +12,7 @@ mod train_size;
 mod tsne_paths;
 
 pub use band::{mean_std, Band};
+pub use compare::{CompareCurves, RunCurve};
 pub use depth::{DepthFigure, DepthSeries};
 pub use fit::{FitCurves, FitFigure};
 pub use heatmap::Heatmap;

@@ -1,0 +1,144 @@
+//! What `run` does for the history once its stages are done: read the headline metrics the
+//! stages declare, append the run's record to the log, and keep the latest report of each
+//! pipeline at a stable path.
+
+use std::path::{Path, PathBuf};
+
+use crate::cache::{Artifact, Cache, Manifest};
+use crate::graph::Plan;
+use crate::headline::{self, StageMetric};
+use crate::history::{RunLog, RunRecord};
+use crate::keyed::KeyedPlan;
+use crate::outcome::{StageResult, Status};
+
+use super::{Project, Values};
+
+/// The headline metrics of every stage that finished (in plan order). The artifacts were
+/// verified by this run moments ago, so only their manifests are read again; a stage whose
+/// metrics cannot be read is left out with a warning (`-v`), never failing the run.
+pub fn headline(
+    kp: &KeyedPlan,
+    cache: &Cache,
+    results: &[StageResult],
+    project: &Project,
+) -> Vec<StageMetric> {
+    let mut out = Vec::new();
+    for &i in &kp.plan.order {
+        let r = &results[i];
+        if !matches!(r.status, Status::Ran | Status::Cached) {
+            continue;
+        }
+        let Some(artifact) = read_artifact(cache, kp.key(i).as_str()) else {
+            continue;
+        };
+        match kp.node(i).stage.headline(&artifact) {
+            Ok(ms) => out.extend(headline::finite(ms).into_iter().map(|metric| StageMetric {
+                stage: r.stage.clone(),
+                metric,
+            })),
+            Err(e) if project.verbose => {
+                eprintln!("{:>8} {}: no headline metrics: {e:#}", "warning", r.stage)
+            }
+            Err(_) => {}
+        }
+    }
+    out
+}
+
+fn read_artifact(cache: &Cache, key: &str) -> Option<Artifact> {
+    let dir = cache.object_dir(key);
+    let text = std::fs::read(dir.join("manifest.json")).ok()?;
+    let manifest: Manifest = serde_json::from_slice(&text).ok()?;
+    Some(Artifact { dir, manifest })
+}
+
+/// Appends this run to the log (while the run still holds the store lock, so `gc` sees it
+/// before it can collect anything); returns its id. A store that cannot take it gets a
+/// warning: the run's results are all there.
+#[allow(clippy::too_many_arguments)]
+pub fn append(
+    project: &Project,
+    kp: &KeyedPlan,
+    cache: &Cache,
+    path: &Path,
+    values: Values,
+    results: &[StageResult],
+    metrics: &[StageMetric],
+    started: f64,
+) -> Option<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let record = RunRecord::new(
+        &project.root,
+        kp,
+        &text,
+        values.vars,
+        values.sets,
+        results,
+        metrics.to_vec(),
+        started,
+        crate::history::now(),
+    );
+    let units: Vec<String> = kp
+        .stages
+        .iter()
+        .zip(results)
+        .filter(|(_, r)| r.status != Status::NotSelected)
+        .flat_map(|(s, _)| s.units.iter().map(|u| u.key.to_string()))
+        .collect();
+    match RunLog::new(cache.root()).append(&record, &units) {
+        Ok(()) => Some(record.id),
+        Err(e) => {
+            if !project.quiet {
+                eprintln!(
+                    "{:>8} could not record this run in the run log: {e:#}",
+                    "warning"
+                );
+            }
+            None
+        }
+    }
+}
+
+/// One line per stage with its headline metrics, under the run's summary.
+pub fn print_metrics(metrics: &[StageMetric]) {
+    let mut i = 0;
+    while i < metrics.len() {
+        let stage = &metrics[i].stage;
+        let mut parts = Vec::new();
+        while i < metrics.len() && &metrics[i].stage == stage {
+            let m = &metrics[i].metric;
+            let note = m
+                .note
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
+            parts.push(format!("{} {}{note}", m.name, m.display()));
+            i += 1;
+        }
+        eprintln!("{:>8} {stage}: {}", "metrics", parts.join(", "));
+    }
+}
+
+/// Copies the report of stage `r` to `artifacts/latest/PIPELINE/STAGE.html` (write to a
+/// temporary name, then rename: a reader sees the old page or the new one), and returns
+/// that path relative to the project. `None` when the store cannot take it (read-only,
+/// full): the caller prints the artifact's own path.
+pub fn latest_report(
+    project: &Project,
+    cache: &Cache,
+    plan: &Plan,
+    r: &StageResult,
+    report: &Path,
+) -> Option<PathBuf> {
+    let src = project.root.join(report);
+    let dir = cache.root().join("latest").join(&plan.name);
+    std::fs::create_dir_all(&dir).ok()?;
+    let dest = dir.join(format!("{}.html", r.stage));
+    let bytes = std::fs::read(&src).ok()?;
+    crate::cache::write_atomic(&dest, &bytes).ok()?;
+    Some(
+        dest.strip_prefix(&project.root)
+            .map(Path::to_path_buf)
+            .unwrap_or(dest),
+    )
+}
