@@ -653,7 +653,7 @@ impl Stage for Evaluate {
     }
 }
 
-const METRICS: [&str; 5] = ["accuracy", "precision", "recall", "f1", "roc_auc"];
+const METRICS: [&str; 5] = evidence::COMPARED;
 
 fn metric(r: &BinaryReport, name: &str) -> Option<f64> {
     match name {
@@ -709,15 +709,15 @@ impl Evaluate {
     ) -> Result<arrow::array::RecordBatch> {
         let mut cols: Vec<(String, ArrayRef)> = vec![
             (
-                "source".into(),
+                evidence::SOURCE.into(),
                 strings(configs.iter().map(|g| g.source.clone()).collect()),
             ),
             (
-                "optimizer".into(),
+                evidence::OPTIMIZER.into(),
                 strings(configs.iter().map(|g| g.config.clone()).collect()),
             ),
             (
-                "seeds".into(),
+                evidence::SEEDS.into(),
                 Arc::new(UInt32Array::from_iter_values(
                     configs.iter().map(|g| g.runs.len() as u32),
                 )),
@@ -735,8 +735,11 @@ impl Evaluate {
                 means.push((!xs.is_empty()).then_some(mean));
                 stds.push((xs.len() > self.p.ddof).then_some(std));
             }
-            cols.push((format!("{m}_mean"), Arc::new(Float64Array::from(means))));
-            cols.push((format!("{m}_std"), Arc::new(Float64Array::from(stds))));
+            cols.push((
+                evidence::mean_column(m),
+                Arc::new(Float64Array::from(means)),
+            ));
+            cols.push((evidence::std_column(m), Arc::new(Float64Array::from(stds))));
         }
         batch(cols.iter().map(|(n, a)| (n.as_str(), a.clone())).collect())
     }

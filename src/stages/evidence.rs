@@ -229,6 +229,47 @@ pub fn paired_from_batch(b: &RecordBatch, what: &str) -> Result<Vec<PairedRow>> 
         .collect())
 }
 
+/// `evaluate`'s `comparison` table: per (source, optimizer or cell) the number of seeds and
+/// `<metric>_mean`, `<metric>_std` over them for each of [`COMPARED`].
+pub const COMPARISON: &str = "comparison";
+pub const OPTIMIZER: &str = "optimizer";
+/// The per-run metrics `comparison` summarises, in column order.
+pub const COMPARED: [&str; 5] = ["accuracy", "precision", "recall", "f1", "roc_auc"];
+
+/// One row of `comparison`: (mean, std) per metric of [`COMPARED`], in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComparisonRow {
+    pub source: String,
+    pub config: String,
+    pub seeds: u32,
+    pub metrics: Vec<(f64, f64)>,
+}
+
+pub fn mean_column(metric: &str) -> String {
+    format!("{metric}_mean")
+}
+
+pub fn std_column(metric: &str) -> String {
+    format!("{metric}_std")
+}
+
+pub fn comparison_from_batch(b: &RecordBatch, what: &str) -> Result<Vec<ComparisonRow>> {
+    let t = Named::new(b, format!("table `{COMPARISON}` of {what}"));
+    let (source, config, seeds) = (t.strings(SOURCE)?, t.strings(OPTIMIZER)?, t.f64s(SEEDS)?);
+    let cols = COMPARED
+        .iter()
+        .map(|m| Ok((t.f64s(&mean_column(m))?, t.f64s(&std_column(m))?)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((0..source.len())
+        .map(|i| ComparisonRow {
+            source: source[i].clone(),
+            config: config[i].clone(),
+            seeds: seeds[i] as u32,
+            metrics: cols.iter().map(|(m, s)| (m[i], s[i])).collect(),
+        })
+        .collect())
+}
+
 /// Both tables of an `evaluate` artifact, with the artifact's stage name.
 #[derive(Debug, Clone, Default)]
 pub struct Evidence {
