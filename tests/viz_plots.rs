@@ -283,7 +283,7 @@ fn tsne_paths_render_with_markers_in_optimizer_colours() {
     let fig = tsne_figure();
     assert_eq!(
         fig.size(),
-        (1240, 1210),
+        (1240, 1204),
         "3 optimizers + the overlay: a 2 x 2 grid"
     );
     let img = check_png("tsne_paths", &fig);
@@ -298,7 +298,7 @@ fn tsne_paths_render_with_markers_in_optimizer_colours() {
         &fig,
         &[
             "star = start, dot = end",
-            "ADAM",
+            "Adam",
             "All optimizers",
             "t-SNE 1",
             "t-SNE 2",
