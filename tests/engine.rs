@@ -508,6 +508,27 @@ fn error_unknown_param_points_at_its_name() {
     assert!(e.contains("did you mean `max_features`?"), "{e}");
 }
 
+/// Regression (issue 13): every figure type shared one options struct, so `rows:` (a
+/// heatmap option) on an `optimizers` figure was accepted and ignored.
+#[test]
+fn error_figure_option_of_another_figure_type_points_at_it() {
+    let e = config_error(
+        &format!(
+            "stages:\n{DATA}  p:\n    kind: plot\n    inputs: {{curves: data}}\n    params:\n      figures:\n        - name: o\n          type: optimizers\n          from: curves\n          rows: hidden\n"
+        ),
+        &[],
+    );
+    assert!(
+        e.contains("unknown param `rows` for stage `p` (kind `plot`)"),
+        "{e}"
+    );
+    assert!(e.contains("--> pipelines/e.yaml:15:11"), "{e}");
+    assert!(
+        e.contains("known params: name, from, title, index, table, optimizers"),
+        "{e}"
+    );
+}
+
 #[test]
 fn error_mistyped_param_points_at_its_value() {
     let e = config_error(&format!("stages:\n{DATA}  f:\n    kind: tfidf\n    inputs: [data]\n    params:\n      max_features: lots\n"), &[]);

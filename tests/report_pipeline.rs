@@ -63,6 +63,40 @@ fn the_study_runs_end_to_end_and_reruns_only_what_an_edit_touches() {
     }
 
     claims_open_the_report_and_agree_with_its_numbers(&html);
+    // The report names the model (path and content hash), shows each evaluate stage's
+    // precision/recall/F1/ROC AUC table, collapses params and draws every stage.
+    let models = table_rows(&html, "Models used");
+    assert!(
+        models
+            .iter()
+            .any(|r| r[2] == "models/multilingual-e5-small" && r[4].len() == 64),
+        "{models:?}"
+    );
+    for stage in ["eval_optimizers", "eval_grid"] {
+        let rows = table_rows(
+            &html,
+            &format!("Stage `{stage}`: test-set metrics per configuration, mean ± std over seeds"),
+        );
+        assert!(!rows.is_empty(), "{stage}");
+    }
+    assert!(html.contains("<details class=\"params\"><summary>"));
+    for s in [
+        "data",
+        "eval_fit",
+        "eval_grid",
+        "tsne_runs",
+        "claims",
+        "figures",
+        "report",
+    ] {
+        assert!(
+            html.contains(&format!("data-stage=\"{s}\"")),
+            "DAG lacks {s}"
+        );
+    }
+    // The pipeline's `description:` is the introduction under the title.
+    let intro = html.find("This page is").expect("the description is shown");
+    assert!(intro < html.find("<nav>").unwrap());
 
     let (code, v) = p.run_json(REDUCED);
     assert_eq!(code, 0);
@@ -79,6 +113,7 @@ fn the_study_runs_end_to_end_and_reruns_only_what_an_edit_touches() {
         .collect();
     let want: BTreeSet<String> = [
         "optimizers",
+        "tsne_runs",
         "optimizers_tfidf",
         "eval_optimizers",
         "eval_representation",

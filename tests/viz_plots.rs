@@ -156,14 +156,31 @@ fn train_size_renders() {
                 accuracy_std: vec![0.05, 0.04, 0.03, 0.02],
                 intervals: (i == 2)
                     .then(|| vec![(0.6, 0.7), (0.65, 0.78), (0.7, 0.8), (0.66, 0.78)]),
+                runs: vec![5; 4],
             })
             .collect(),
+        x_ticks: Some(Ticks::fixed(
+            vec![25.0, 50.0, 75.0, 100.0],
+            [
+                "25% (60 rows)",
+                "50% (120 rows)",
+                "75% (180 rows)",
+                "100% (240 rows)",
+            ]
+            .map(String::from)
+            .to_vec(),
+        )),
     };
     check_png("train_size", &fig);
     check_svg(
         "train_size",
         &fig,
-        &["Training set size (%)", "Final test accuracy", "ADAM"],
+        &[
+            "Training set size (%)",
+            "Final test accuracy",
+            "ADAM",
+            "75% (180 rows)",
+        ],
     );
 }
 
@@ -176,7 +193,8 @@ fn heatmap_renders_values_with_first_row_on_top() {
         x_ticks: vec!["0.1".into(), "0.01".into()],
         y_ticks: vec!["32".into(), "64".into()],
         values: vec![vec![0.0, 0.0], vec![1.0, 1.0]],
-        value_range: (0.0, 1.0),
+        spread: Vec::new(),
+        value_range: None,
         value_label: "Test accuracy".into(),
         marks: Vec::new(),
     };
@@ -216,9 +234,10 @@ fn heatmap_renders_values_with_first_row_on_top() {
         "heatmap",
         &grid,
         &[
-            "0.86",
-            "0.61",
+            "0.860",
+            "0.610",
             "n/a",
+            "range 0.520 – 0.860",
             "0.0001",
             "128",
             "Learning rate",
@@ -264,7 +283,7 @@ fn tsne_paths_render_with_markers_in_optimizer_colours() {
     let fig = tsne_figure();
     assert_eq!(
         fig.size(),
-        (1240, 1210),
+        (1240, 1204),
         "3 optimizers + the overlay: a 2 x 2 grid"
     );
     let img = check_png("tsne_paths", &fig);
@@ -279,7 +298,7 @@ fn tsne_paths_render_with_markers_in_optimizer_colours() {
         &fig,
         &[
             "star = start, dot = end",
-            "ADAM",
+            "Adam",
             "All optimizers",
             "t-SNE 1",
             "t-SNE 2",
@@ -334,7 +353,8 @@ fn heatmap_marks_saturated_cells() {
         x_ticks: vec!["0.1".into(), "0.01".into()],
         y_ticks: vec!["32".into()],
         values: vec![vec![0.5, 0.6]],
-        value_range: (0.0, 1.0),
+        spread: vec![vec![0.01, 0.02]],
+        value_range: None,
         value_label: "Test accuracy".into(),
         marks: vec![vec!["saturated: 5 runs".into(), String::new()]],
     };
@@ -342,7 +362,7 @@ fn heatmap_marks_saturated_cells() {
     // The red border of the marked cell (palette red, 214/39/40) is drawn.
     let red = img.pixels().filter(|p| p.0 == [214, 39, 40]).count();
     assert!(red > 500, "{red} red pixels");
-    check_svg("heatmap_marks", &fig, &["saturated: 5 runs"]);
+    check_svg("heatmap_marks", &fig, &["saturated: 5 runs", "± 0.020"]);
 }
 
 #[test]
@@ -350,30 +370,36 @@ fn fit_figure_renders() {
     let n = 300;
     let fig = FitFigure {
         title: "Overfitting: hidden 1024, 50 training rows".into(),
-        curves: ["gd", "sgd", "adam"]
-            .iter()
-            .enumerate()
-            .map(|(i, &o)| FitCurves {
-                name: o.into(),
-                label: o.to_uppercase(),
-                epoch: (0..n).map(|e| e as f64).collect(),
-                train_loss: curve(n, |e, _| (-(0.01 + 0.01 * i as f64) * e).exp()),
-                train_accuracy: curve(n, |e, _| 1.0 - 0.5 * (-(0.02 + 0.01 * i as f64) * e).exp()),
-                test_accuracy: curve(n, |e, s| {
-                    0.8 - 0.3 * (-(0.02 + 0.01 * i as f64) * e).exp() + 0.01 * s
-                }),
-            })
-            .collect(),
+        share_y: true,
+        rows: vec![FitRow {
+            label: "overfit".into(),
+            curves: ["gd", "sgd", "adam"]
+                .iter()
+                .enumerate()
+                .map(|(i, &o)| FitCurves {
+                    name: o.into(),
+                    label: o.to_uppercase(),
+                    epoch: (0..n).map(|e| e as f64).collect(),
+                    train_loss: curve(n, |e, _| (-(0.01 + 0.01 * i as f64) * e).exp()),
+                    train_accuracy: curve(n, |e, _| {
+                        1.0 - 0.5 * (-(0.02 + 0.01 * i as f64) * e).exp()
+                    }),
+                    test_accuracy: curve(n, |e, s| {
+                        0.8 - 0.3 * (-(0.02 + 0.01 * i as f64) * e).exp() + 0.01 * s
+                    }),
+                })
+                .collect(),
+        }],
     };
     check_png("overfit", &fig);
     check_svg(
         "overfit",
         &fig,
         &[
-            "Accuracy: train (solid) vs test (dashed)",
+            "accuracy, train (solid) vs test (dashed)",
             "ADAM train",
             "ADAM test",
-            "Training loss (MSE)",
+            "training loss (MSE)",
         ],
     );
 }
@@ -404,14 +430,15 @@ fn depth_figure_renders() {
     let fig = DepthFigure {
         title: "Depth: one layer vs 2-layer vs deep MLP".into(),
         series,
+        share_y: true,
     };
-    assert_eq!(fig.size(), (1680, 960));
+    assert_eq!(fig.size(), (1680, 1004));
     check_png("depth", &fig);
     check_svg(
         "depth",
         &fig,
         &[
-            "ADAM: test accuracy",
+            "Adam: test accuracy",
             "GD: training loss",
             "MLP [2049, 128, 64, 32, 1]",
         ],

@@ -12,6 +12,35 @@ use qa_pipe::viz::{render, Format};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// A DAG shaped like pipelines/report.yaml's: a source, features, a dozen training
+/// stages, their evaluate stages, claims, figures, the report; edges that skip ranks.
+fn study_shaped_dag(node: impl Fn(&str, &str) -> DagNode) -> Dag {
+    let trains: Vec<String> = (0..12).map(|i| format!("train_stage_{i}")).collect();
+    let evals: Vec<String> = (0..6).map(|i| format!("eval_stage_{i}")).collect();
+    let mut nodes = vec![node("data", "ingest_csv"), node("features", "e5")];
+    nodes.extend(trains.iter().map(|t| node(t, "train")));
+    nodes.extend(evals.iter().map(|e| node(e, "evaluate")));
+    nodes.extend([
+        node("claims", "claims"),
+        node("figures", "plot"),
+        node("report", "report"),
+    ]);
+    let mut edges: Vec<(String, String)> = vec![("data".into(), "features".into())];
+    for (i, t) in trains.iter().enumerate() {
+        edges.push(("features".into(), t.clone()));
+        edges.push((t.clone(), evals[i / 2].clone()));
+        edges.push((t.clone(), "figures".into()));
+    }
+    for e in &evals {
+        edges.push(("data".into(), e.clone()));
+        edges.push((e.clone(), "claims".into()));
+        edges.push((e.clone(), "report".into()));
+    }
+    edges.push(("claims".into(), "report".into()));
+    edges.push(("figures".into(), "report".into()));
+    Dag { nodes, edges }
+}
+
 fn sample_report() -> Report {
     let curves = |name: &str, rate: f64| OptimizerCurves {
         name: name.into(),
@@ -64,48 +93,75 @@ fn sample_report() -> Report {
                     bytes: render(&bars, Format::Svg).unwrap(),
                 },
             ],
-            tables: vec![Table {
-                caption: "Final metrics".into(),
-                columns: vec![
-                    "Optimizer".into(),
-                    "Test accuracy".into(),
-                    "Train MSE".into(),
-                ],
-                rows: vec![
-                    vec![
-                        "adam".into(),
-                        fmt_mean_std(0.8523, 0.0191, 3),
-                        fmt_mean_std(0.01234, 0.0011, 4),
+            tables: vec![
+                Table {
+                    caption:
+                        "Stage `eval`: test-set metrics per configuration, mean ± std over seeds"
+                            .into(),
+                    columns: [
+                        "Trained by",
+                        "Configuration",
+                        "Seeds",
+                        "Accuracy",
+                        "Precision",
+                        "Recall",
+                        "F1",
+                        "ROC AUC",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                    rows: vec![vec![
+                        "E5".into(),
+                        "Adam".into(),
+                        "5".into(),
+                        fmt_mean_std(0.85, 0.01, 3),
+                        fmt_mean_std(0.84, 0.02, 3),
+                        fmt_mean_std(0.87, 0.02, 3),
+                        fmt_mean_std(0.855, 0.015, 3),
+                        fmt_mean_std(0.93, 0.01, 3),
+                    ]],
+                },
+                Table {
+                    caption: "Final metrics".into(),
+                    columns: vec![
+                        "Optimizer".into(),
+                        "Test accuracy".into(),
+                        "Train MSE".into(),
                     ],
-                    vec![
-                        "gd".into(),
-                        fmt_mean_std(0.6187, 0.0402, 3),
-                        fmt_mean_std(0.2431, 0.0122, 4),
+                    rows: vec![
+                        vec![
+                            "adam".into(),
+                            fmt_mean_std(0.8523, 0.0191, 3),
+                            fmt_mean_std(0.01234, 0.0011, 4),
+                        ],
+                        vec![
+                            "gd".into(),
+                            fmt_mean_std(0.6187, 0.0402, 3),
+                            fmt_mean_std(0.2431, 0.0122, 4),
+                        ],
                     ],
-                ],
-            }],
-        }],
-        dag: Dag {
-            nodes: vec![
-                node("data", "ingest_csv"),
-                node("features", "tfidf"),
-                node("train", "train"),
-                node("report", "report"),
+                },
             ],
-            edges: vec![
-                ("data".into(), "features".into()),
-                ("features".into(), "train".into()),
-                ("train".into(), "report".into()),
-            ],
-        },
-        stages: vec![StageInfo {
-            name: "train".into(),
-            kind: "train".into(),
-            key: "b3f1c2d4e5a6".into(),
-            params: "{\"epochs\": 100, \"seeds\": [42, 10, 2024, 7, 99]}".into(),
-            duration_s: Some(3.25),
-            cached: Some(false),
         }],
+        dag: study_shaped_dag(node),
+        stages: vec![
+            StageInfo {
+                name: "train".into(),
+                kind: "train".into(),
+                key: "b3f1c2d4e5a6".into(),
+                params: "{\"epochs\": 100, \"seeds\": [42, 10, 2024, 7, 99]}".into(),
+                duration_s: Some(3.25),
+                cached: Some(false),
+            },
+            StageInfo {
+                name: "report".into(),
+                kind: "report".into(),
+                key: "c0ffee".into(),
+                params: "{\"title\": \"x\"}".into(),
+                duration_s: Some(0.0042),
+                cached: Some(false),
+            },
+        ],
     }
 }
 
@@ -140,6 +196,7 @@ fn report_is_self_contained_and_holds_the_numbers() {
         "0.619 ± 0.040",
         "0.0123 ± 0.0011",
         "3.25 s",
+        "4.2 ms",
         "b3f1c2d4e5a6",
         "&quot;epochs&quot;: 100",
     ] {
@@ -148,9 +205,14 @@ fn report_is_self_contained_and_holds_the_numbers() {
     assert!(html.contains("aria-label=\"pipeline DAG\""), "DAG drawn");
     assert_eq!(
         html.matches("marker-end=\"url(#arrow)\"").count(),
-        3,
+        r.dag.edges.len(),
         "one arrow per edge"
     );
+    assert_eq!(
+        html.matches("<g class=\"stage\"").count(),
+        r.dag.nodes.len()
+    );
+    assert!(html.contains("<details class=\"params\"><summary>params (1 lines)</summary>"));
 }
 
 fn chromium() -> Option<PathBuf> {
@@ -205,6 +267,7 @@ fn report_opens_in_headless_chromium_with_every_image_loaded() {
     let url = format!("file://{}", page.display());
 
     let out = headless(&browser, &dir.path().join("profile-dom"))
+        .arg("--window-size=1400,2400")
         .arg("--dump-dom")
         .arg(&url)
         .output()
@@ -223,6 +286,16 @@ fn report_opens_in_headless_chromium_with_every_image_loaded() {
         dom.contains("0.852 ± 0.019"),
         "table numbers in the rendered DOM"
     );
+    // The DAG fits the 1400 px page and shows every stage; params are collapsed; the
+    // evaluate table (precision, recall, F1, ROC AUC) is there.
+    let body = dom.lines().find(|l| l.contains("<body")).unwrap_or("");
+    assert!(body.contains("data-dag-fits=\"yes\""), "{body}");
+    assert!(
+        body.contains(&format!("data-dag-stages=\"{}\"", report.dag.nodes.len())),
+        "{body}"
+    );
+    assert!(body.contains("data-params-open=\"0\""), "{body}");
+    assert!(dom.contains("<th>ROC AUC</th>") && dom.contains("<th>Precision</th>"));
 
     let shot_dir = std::env::var("QA_PIPE_SCREENSHOT_DIR")
         .map(PathBuf::from)

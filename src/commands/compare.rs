@@ -37,7 +37,7 @@ pub fn compare(project: &Project, a: &str, b: &str, output: Option<PathBuf>) -> 
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Other(anyhow::anyhow!("creating {}: {e}", dir.display())))?;
     }
-    crate::cache::write_atomic(&out, html.as_bytes()).map_err(|e| Error::Other(e.into()))?;
+    crate::fileio::write_atomic(&out, html.as_bytes()).map_err(|e| Error::Other(e.into()))?;
     let shown = out.strip_prefix(&project.root).unwrap_or(&out);
     println!("report: {}", shown.display());
     Ok(())

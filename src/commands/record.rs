@@ -135,7 +135,7 @@ pub fn latest_report(
     std::fs::create_dir_all(&dir).ok()?;
     let dest = dir.join(format!("{}.html", r.stage));
     let bytes = std::fs::read(&src).ok()?;
-    crate::cache::write_atomic(&dest, &bytes).ok()?;
+    crate::fileio::write_atomic(&dest, &bytes).ok()?;
     Some(
         dest.strip_prefix(&project.root)
             .map(Path::to_path_buf)

@@ -51,7 +51,7 @@ impl RunLog {
             .with_context(|| format!("creating {}", self.dir.display()))?;
         let mut text = unit_keys.join("\n");
         text.push('\n');
-        crate::cache::write_atomic(&keys, text.as_bytes())?;
+        crate::fileio::write_atomic(&keys, text.as_bytes())?;
         let mut line = serde_json::to_vec(record)?;
         line.push(b'\n');
         self.append_line(&line)

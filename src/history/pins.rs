@@ -54,7 +54,7 @@ impl Pins {
         let mut pins = Pins::load(store_root);
         let out = f(&mut pins)?;
         let text = serde_json::to_vec_pretty(&pins)?;
-        crate::cache::write_atomic(&path(store_root), &text)?;
+        crate::fileio::write_atomic(&path(store_root), &text)?;
         Ok(out)
     }
 }

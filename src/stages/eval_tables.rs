@@ -1,6 +1,12 @@
 //! Names of `evaluate`'s `per_run` table (one row per run: its classification metrics and
 //! confusion counts) and `comparison` table (one row per configuration: each metric's mean
-//! and standard deviation over seeds), which `plot` and `report` read by name.
+//! and standard deviation over seeds), which `plot` reads by name and `report` through
+//! [`comparison_from_batch`].
+
+use anyhow::Result;
+use arrow::array::RecordBatch;
+
+use super::columns::Named;
 
 pub const PER_RUN: &str = "per_run";
 pub const COMPARISON: &str = "comparison";
@@ -33,4 +39,30 @@ pub fn mean(metric: &str) -> String {
 /// `comparison`'s column of a metric's standard deviation over seeds.
 pub fn std(metric: &str) -> String {
     format!("{metric}_std")
+}
+
+/// One row of `comparison`: (mean, std) per metric of [`METRICS`], in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComparisonRow {
+    pub source: String,
+    pub config: String,
+    pub seeds: u32,
+    pub metrics: Vec<(f64, f64)>,
+}
+
+pub fn comparison_from_batch(b: &RecordBatch, what: &str) -> Result<Vec<ComparisonRow>> {
+    let t = Named::new(b, format!("table `{COMPARISON}` of {what}"));
+    let (source, config, seeds) = (t.strings(SOURCE)?, t.strings(CONFIG)?, t.f64s(SEEDS)?);
+    let cols = METRICS
+        .iter()
+        .map(|m| Ok((t.f64s(&mean(m))?, t.f64s(&std(m))?)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((0..source.len())
+        .map(|i| ComparisonRow {
+            source: source[i].clone(),
+            config: config[i].clone(),
+            seeds: seeds[i] as u32,
+            metrics: cols.iter().map(|(m, s)| (m[i], s[i])).collect(),
+        })
+        .collect())
 }

@@ -39,8 +39,9 @@ const fn role(name: &'static str) -> Role {
 pub const KIND: Kind = Kind {
     name: "report",
     // 2: stage names come from the pipeline (and are in the key), not from old manifests;
-    // (a parallel 2 added the claims and evidence sections); 3: both.
-    version: 3,
+    // (a parallel 2 added the claims and evidence sections); 3: both; 4: `description`,
+    // the model section, evaluate tables, collapsed params, the layered DAG, ms times.
+    version: 4,
     summary: "self-contained HTML report: figures, final metrics, DAG and provenance",
     inputs: &[
         role("plots"),
@@ -65,9 +66,9 @@ pub enum Embed {
 pub struct Params {
     #[serde(default = "default_title")]
     pub title: String,
-    /// Text under the title (blank lines separate paragraphs).
-    #[serde(default)]
-    pub intro: Option<String>,
+    /// The introduction at the top of the page (blank lines separate paragraphs).
+    #[serde(default, alias = "intro")]
+    pub description: Option<String>,
     /// Caption of each `metrics` input's table, in order (default: the stage's name).
     #[serde(default)]
     pub labels: Vec<String>,
@@ -238,6 +239,128 @@ fn add_intervals(t: &mut Table, source: &str, evidence: &[Evidence]) {
     if let Some(m) = unit {
         t.caption.push_str(&format!("; interval: {m}"));
     }
+}
+
+/// The models upstream stages used: every manifest whose params name a `model`, with the
+/// path and, for a folder or file on disk, the blake3 content hash of its files (the same
+/// content the stage's key covers).
+fn models_section(
+    root: &Path,
+    manifests: &BTreeMap<String, Manifest>,
+    names: &BTreeMap<String, String>,
+) -> Option<Section> {
+    let mut rows = Vec::new();
+    for (k, m) in manifests {
+        let Some(model) = m.params.get("model").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        let path = root.join(model);
+        let files: Vec<std::path::PathBuf> = if path.is_dir() {
+            let mut f: Vec<_> = ["model.onnx", "model.onnx_data", "tokenizer.json"]
+                .iter()
+                .map(|n| path.join(n))
+                .filter(|p| p.is_file())
+                .collect();
+            f.sort();
+            f
+        } else if path.is_file() {
+            vec![path.clone()]
+        } else {
+            Vec::new()
+        };
+        let (listed, hash) = if files.is_empty() {
+            (
+                "–".to_string(),
+                "not a file here (a server-side model name)".to_string(),
+            )
+        } else {
+            let mut all = blake3::Hasher::new();
+            let mut listed = Vec::new();
+            for f in &files {
+                let mut h = blake3::Hasher::new();
+                let hex = match h.update_mmap_rayon(f) {
+                    Ok(_) => h.finalize().to_hex().to_string(),
+                    Err(e) => format!("unreadable: {e}"),
+                };
+                let name = f
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                all.update(format!("{name}\0{hex}\n").as_bytes());
+                listed.push(format!("{name} ({})", &hex[..hex.len().min(16)]));
+            }
+            (listed.join(", "), all.finalize().to_hex().to_string())
+        };
+        rows.push(vec![
+            names.get(k).cloned().unwrap_or_else(|| m.stage.clone()),
+            m.kind.clone(),
+            model.to_string(),
+            listed,
+            hash,
+        ]);
+    }
+    (!rows.is_empty()).then(|| Section {
+        title: "Model".into(),
+        text: Some(
+            "The model each stage used: its path (relative to the project folder) and the blake3 hash of its files' contents, which the stage's cache key covers.".into(),
+        ),
+        figures: Vec::new(),
+        tables: vec![Table {
+            caption: "Models used".into(),
+            columns: ["Stage", "Kind", "Model", "Files (blake3, first 16 hex)", "Content hash (blake3 over the files)"]
+                .map(String::from)
+                .to_vec(),
+            rows,
+        }],
+    })
+}
+
+/// Each `evaluate` stage's per-configuration metrics: accuracy, precision, recall, F1 and
+/// ROC AUC, mean ± std over seeds (its `comparison` table).
+fn evaluate_tables(
+    evidence: &[Arc<Artifact>],
+    names: &BTreeMap<String, String>,
+    labels: &Labels,
+) -> Result<Vec<Table>> {
+    let mut out = Vec::new();
+    for a in evidence {
+        let stage = &names[a.key()];
+        let rows = super::eval_tables::comparison_from_batch(
+            &a.table(super::eval_tables::COMPARISON)?,
+            &format!("stage `{stage}`"),
+        )?;
+        let mut columns: Vec<String> = ["Trained by", "Configuration", "Seeds"]
+            .map(String::from)
+            .to_vec();
+        columns.extend(
+            ["Accuracy", "Precision", "Recall", "F1", "ROC AUC"]
+                .iter()
+                .map(|c| c.to_string()),
+        );
+        let rows = rows
+            .iter()
+            .map(|r| {
+                let mut row = vec![
+                    labels
+                        .get(&r.source)
+                        .cloned()
+                        .unwrap_or_else(|| r.source.clone()),
+                    crate::viz::figures::display_name(&r.config),
+                    r.seeds.to_string(),
+                ];
+                row.extend(r.metrics.iter().map(|&(m, s)| fmt_mean_std(m, s, 3)));
+                row
+            })
+            .collect();
+        out.push(Table {
+            caption: format!(
+                "Stage `{stage}`: test-set metrics per configuration, mean ± std over seeds"
+            ),
+            columns,
+            rows,
+        });
+    }
+    Ok(out)
 }
 
 /// Every manifest upstream of `inputs` (inclusive), read from the store next to them.
@@ -497,6 +620,16 @@ impl Stage for ReportStage {
         for (t, a) in tables.iter_mut().zip(metrics) {
             add_intervals(t, &a.manifest.stage, &evidence);
         }
+        let labels: Labels = metrics
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| {
+                self.p
+                    .labels
+                    .get(i)
+                    .map(|l| (a.manifest.stage.clone(), l.clone()))
+            })
+            .collect();
         if !tables.is_empty() {
             sections.insert(
                 0,
@@ -508,17 +641,23 @@ impl Stage for ReportStage {
                 },
             );
         }
-        let labels: Labels = metrics
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| {
-                self.p
-                    .labels
-                    .get(i)
-                    .map(|l| (a.manifest.stage.clone(), l.clone()))
-            })
+        let eval_tables = evaluate_tables(cx.input_all("evidence"), &names, &labels)?;
+        if !eval_tables.is_empty() {
+            sections.insert(
+                1.min(sections.len()),
+                Section {
+                    title: "Precision, recall, F1 and ROC AUC".into(),
+                    text: Some(
+                        "From each evaluate stage's per-run metrics on the test set (a positive is a good answer, +1); ROC AUC ranks the scores.".into(),
+                    ),
+                    figures: Vec::new(),
+                    tables: eval_tables,
+                },
+            );
+        }
+        let mut front: Vec<Section> = models_section(cx.root, &manifests, &names)
+            .into_iter()
             .collect();
-        let mut front = Vec::new();
         for a in cx.input_all("claims") {
             let b = a.table(claims_table::CLAIMS)?;
             let rows = claims_table::from_batch(&b, &format!("stage `{}`", names[a.key()]))?;
@@ -539,7 +678,7 @@ impl Stage for ReportStage {
         let (dag, stages) = provenance(cx.stage, &all, &manifests, &names)?;
         let report = Report {
             title: self.p.title.clone(),
-            intro: self.p.intro.clone(),
+            intro: self.p.description.clone(),
             sections,
             dag,
             stages,

@@ -7,7 +7,7 @@ use std::sync::Once;
 pub const FAMILY: &str = "sans-serif";
 
 /// The TrueType file itself.
-pub(super) static BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+pub(crate) static BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
 
 /// Registers the embedded font with plotters' ab_glyph text renderer (idempotent).

@@ -1,8 +1,10 @@
 //! Figures (plotters, embedded font) and the self-contained HTML report.
 
 mod bitmap;
+pub mod dag;
 pub mod figures;
 mod font;
+pub mod geom;
 pub mod palette;
 mod panel;
 pub mod render;

@@ -1,5 +1,5 @@
 //! Colours: one fixed colour per optimizer (matplotlib's tab10, as the study's figures)
-//! and the viridis colour map for heatmaps.
+//! the viridis colour map for heatmaps (plotters' own), and the optimizers' display names.
 
 use plotters::style::RGBColor;
 
@@ -39,30 +39,25 @@ pub fn cycle(i: usize) -> RGBColor {
     TAB10[i % TAB10.len()]
 }
 
-/// viridis sampled at 0, 0.1, ..., 1 (matplotlib), linearly interpolated between.
-const VIRIDIS: [(u8, u8, u8); 11] = [
-    (68, 1, 84),
-    (72, 36, 117),
-    (65, 68, 135),
-    (53, 95, 141),
-    (42, 120, 142),
-    (33, 145, 140),
-    (34, 168, 132),
-    (68, 191, 112),
-    (122, 209, 81),
-    (189, 223, 38),
-    (253, 231, 37),
-];
-
-/// viridis at `t` in [0, 1] (clamped).
+/// viridis at `t` in [0, 1] (clamped): plotters' own colour map (matplotlib's viridis).
 pub fn viridis(t: f64) -> RGBColor {
+    use plotters::style::colors::colormaps::{ColorMap, ViridisRGB};
     let t = if t.is_nan() { 0.0 } else { t.clamp(0.0, 1.0) };
-    let pos = t * (VIRIDIS.len() - 1) as f64;
-    let i = (pos.floor() as usize).min(VIRIDIS.len() - 2);
-    let f = pos - i as f64;
-    let (a, b) = (VIRIDIS[i], VIRIDIS[i + 1]);
-    let mix = |x: u8, y: u8| (x as f64 + (y as f64 - x as f64) * f).round() as u8;
-    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+    ViridisRGB.get_color(t as f32)
+}
+
+/// An optimizer's name as the study writes it (GD, SGD, Adam, AdaGrad, RMSProp); other
+/// names as they are.
+pub fn display_name(name: &str) -> String {
+    match name.to_ascii_lowercase().as_str() {
+        "gd" => "GD".into(),
+        "sgd" => "SGD".into(),
+        "adam" => "Adam".into(),
+        "adagrad" => "AdaGrad".into(),
+        "rmsprop" => "RMSProp".into(),
+        "momentum" => "Momentum".into(),
+        _ => name.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -71,10 +66,20 @@ mod tests {
 
     #[test]
     fn viridis_ends_and_midpoint() {
+        // plotters' table: its ends are matplotlib's (68, 1, 84) and (254, 232, 37).
         assert_eq!(viridis(0.0), RGBColor(68, 1, 84));
-        assert_eq!(viridis(1.0), RGBColor(253, 231, 37));
-        assert_eq!(viridis(0.5), RGBColor(33, 145, 140));
-        assert_eq!(viridis(0.05), RGBColor(70, 19, 101));
+        assert_eq!(viridis(1.0), RGBColor(254, 232, 37));
+        assert_eq!(viridis(f64::NAN), viridis(0.0));
+        assert_eq!(viridis(2.0), viridis(1.0));
+    }
+
+    #[test]
+    fn optimizer_names_as_the_study_writes_them() {
+        let names: Vec<String> = ["gd", "SGD", "adam", "adagrad", "rmsprop", "custom"]
+            .iter()
+            .map(|n| display_name(n))
+            .collect();
+        assert_eq!(names, ["GD", "SGD", "Adam", "AdaGrad", "RMSProp", "custom"]);
     }
 
     #[test]

@@ -45,10 +45,13 @@ pub(crate) fn draw_err<E: std::fmt::Display>(e: E) -> PlotError {
     PlotError::Draw(e.to_string())
 }
 
-/// A figure: its pixel size and how to draw it on any plotters backend.
+/// A figure: its pixel size, how to draw it on any plotters backend, and what it draws
+/// where (computed without drawing; `draw` draws exactly that).
 pub trait Figure {
     fn size(&self) -> (u32, u32);
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError>;
+    /// Each panel's plot frame, legend box and data shapes, in figure pixels.
+    fn geometry(&self) -> Result<Vec<super::panel::PanelGeometry>, PlotError>;
 }
 
 /// Renders `fig` to the bytes of a PNG file or an SVG document.
@@ -68,6 +71,9 @@ pub fn render<F: Figure>(fig: &F, format: Format) -> Result<Vec<u8>, PlotError> 
         }
         Format::Png => {
             let mut rgb = vec![255u8; w as usize * h as usize * 3];
+            // Our PngBackend rather than plotters' own text drawing, on purpose: plotters
+            // 0.3.7's ab_glyph path drops every glyph's left side bearing ("-10" reads
+            // "-1 0"; bitmap.rs's test shows it). Keep it until a plotters release fixes that.
             {
                 let root = PngBackend::new(BitMapBackend::with_buffer(&mut rgb, (w, h)))
                     .into_drawing_area();

@@ -5,7 +5,6 @@
 
 use super::render::Format;
 use base64::Engine;
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// Everything the report shows; the `report` stage fills it from upstream artifacts.
@@ -71,6 +70,17 @@ pub struct StageInfo {
     pub cached: Option<bool>,
 }
 
+/// A duration: "1.25 s", or "4.2 ms" under 0.01 s (where "0.00 s" would say nothing).
+pub fn fmt_duration(seconds: f64) -> String {
+    if !seconds.is_finite() {
+        "–".to_string()
+    } else if seconds < 0.01 {
+        format!("{:.1} ms", seconds * 1000.0)
+    } else {
+        format!("{seconds:.2} s")
+    }
+}
+
 /// "0.853 ± 0.021" with `decimals` digits; "n/a" for a non-finite mean.
 pub fn fmt_mean_std(mean: f64, std: f64, decimals: usize) -> String {
     if !mean.is_finite() {
@@ -114,7 +124,9 @@ th { background: #f3f3f3; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, pre { font-family: "DejaVu Sans Mono", monospace; font-size: .9em; }
 pre { margin: .3em 0; white-space: pre-wrap; max-width: 60em; }
-.dag { overflow-x: auto; border: 1px solid #ddd; padding: .5em; }
+.dag { border: 1px solid #ddd; padding: .5em; }
+details.params summary { cursor: pointer; color: #555; }
+.model td { font-family: "DejaVu Sans Mono", monospace; font-size: .9em; }
 .muted { color: #777; }
 td.verdict { font-weight: bold; white-space: nowrap; }
 td.supported { background: #e3f4e3; color: #1b5e20; }
@@ -123,12 +135,22 @@ td.inconclusive { background: #f4f1e0; color: #6b5a00; }
 "#;
 
 /// Marks the page once every image has decoded (`data-images-loaded="k/n"` on <body>),
-/// so a headless browser can check the embedded figures.
+/// and records whether the DAG fits the page's width (`data-dag-fits`) and how many stage
+/// boxes it shows (`data-dag-stages`), so a headless browser can check them.
 const IMAGE_CHECK: &str = r#"
 window.addEventListener("load", function () {
   var imgs = Array.prototype.slice.call(document.images);
   var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
   document.body.setAttribute("data-images-loaded", ok + "/" + imgs.length);
+  var dag = document.querySelector("svg[aria-label='pipeline DAG']");
+  if (dag) {
+    var box = dag.getBoundingClientRect();
+    var page = document.documentElement.clientWidth;
+    document.body.setAttribute("data-dag-fits", box.right <= page + 0.5 ? "yes" : "no");
+    document.body.setAttribute("data-dag-stages", dag.querySelectorAll("g.stage").length);
+  }
+  var open = document.querySelectorAll("details.params[open]").length;
+  document.body.setAttribute("data-params-open", open);
 });
 "#;
 
@@ -202,6 +224,7 @@ fn looks_numeric(cell: &str) -> bool {
         .unwrap_or("")
         .trim()
         .trim_end_matches('%')
+        .trim_end_matches(" ms")
         .trim_end_matches(" s");
     !first.is_empty() && first.parse::<f64>().is_ok()
 }
@@ -249,10 +272,7 @@ fn stage_table(h: &mut String, stages: &[StageInfo]) {
          <th>Key</th><th>This run</th><th>Duration</th><th>Params</th></tr></thead>\n<tbody>\n",
     );
     for s in stages {
-        let duration = match s.duration_s {
-            Some(d) => format!("{d:.2} s"),
-            None => "–".to_string(),
-        };
+        let duration = s.duration_s.map_or("–".to_string(), fmt_duration);
         let source = match s.cached {
             Some(true) => "cache",
             Some(false) => "ran",
@@ -261,165 +281,27 @@ fn stage_table(h: &mut String, stages: &[StageInfo]) {
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{source}</td>\
-             <td class=\"num\">{}</td><td><pre>{}</pre></td></tr>",
+             <td class=\"num\">{}</td><td><details class=\"params\"><summary>params ({} lines)</summary>\
+             <pre>{}</pre></details></td></tr>",
             escape(&s.name),
             escape(&s.kind),
             escape(&s.key),
             escape(&duration),
+            s.params.lines().count(),
             escape(&s.params)
         );
     }
     h.push_str("</tbody></table>\n");
 }
 
-const BOX_W: f64 = 190.0;
-const BOX_H: f64 = 48.0;
-const GAP_X: f64 = 70.0;
-const GAP_Y: f64 = 22.0;
-const PAD: f64 = 12.0;
-const ARC_ROOM: f64 = 48.0;
-
-/// Layer of each node: the length of the longest path reaching it from a source.
-fn layers(dag: &Dag) -> BTreeMap<&str, usize> {
-    let mut layer: BTreeMap<&str, usize> = dag.nodes.iter().map(|n| (n.name.as_str(), 0)).collect();
-    // Longest-path relaxation; n rounds suffice for an acyclic graph and bound a cyclic one.
-    for _ in 0..dag.nodes.len() {
-        let mut changed = false;
-        for (a, b) in &dag.edges {
-            let (Some(&la), Some(&lb)) = (layer.get(a.as_str()), layer.get(b.as_str())) else {
-                continue;
-            };
-            if lb < la + 1 {
-                layer.insert(b.as_str(), la + 1);
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    layer
-}
-
-/// The DAG drawn left to right by layer: boxes with the stage name and kind, arrows
-/// from each stage to its readers. Plain SVG, no script.
+/// The pipeline DAG as inline SVG ([`super::dag`]).
 pub fn dag_svg(dag: &Dag) -> String {
-    let layer = layers(dag);
-    let n_layers = layer.values().max().map_or(0, |m| m + 1);
-    let mut columns: Vec<Vec<&DagNode>> = vec![Vec::new(); n_layers];
-    for n in &dag.nodes {
-        columns[layer[n.name.as_str()]].push(n);
-    }
-    let tallest = columns.iter().map(Vec::len).max().unwrap_or(0) as f64;
-    let width = 2.0 * PAD + n_layers as f64 * BOX_W + (n_layers.saturating_sub(1)) as f64 * GAP_X;
-    // Edges that skip a layer arc over the boxes in between; leave room above for them.
-    let skips = |a: &str, b: &str| match (layer.get(a), layer.get(b)) {
-        (Some(&la), Some(&lb)) => lb > la + 1,
-        _ => false,
-    };
-    let arc_room = if dag.edges.iter().any(|(a, b)| skips(a, b)) {
-        ARC_ROOM
-    } else {
-        0.0
-    };
-    let body = tallest * BOX_H + (tallest - 1.0).max(0.0) * GAP_Y;
-    let height = 2.0 * PAD + arc_room + body;
-    let mut pos: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
-    for (c, col) in columns.iter().enumerate() {
-        let col_h = col.len() as f64 * BOX_H + (col.len() as f64 - 1.0).max(0.0) * GAP_Y;
-        let top = PAD + arc_room + (body - col_h) / 2.0;
-        for (r, n) in col.iter().enumerate() {
-            let x = PAD + c as f64 * (BOX_W + GAP_X);
-            let y = top + r as f64 * (BOX_H + GAP_Y);
-            pos.insert(n.name.as_str(), (x, y));
-        }
-    }
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" \
-         viewBox=\"0 0 {width:.0} {height:.0}\" role=\"img\" aria-label=\"pipeline DAG\">\n\
-         <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"8\" \
-         markerHeight=\"8\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#555\"/></marker></defs>"
-    );
-    for (a, b) in &dag.edges {
-        let (Some(&(ax, ay)), Some(&(bx, by))) = (pos.get(a.as_str()), pos.get(b.as_str())) else {
-            continue;
-        };
-        let d = if skips(a, b) {
-            // From the top of one box to the top of the other, over those between.
-            let (x1, y1) = (ax + BOX_W / 2.0, ay);
-            let (x2, y2) = (bx + BOX_W / 2.0, by);
-            // A cubic whose control points share height c peaks 3/4 of the way to c.
-            let top = y1.min(y2);
-            let c = top - 0.7 * ARC_ROOM / 0.75;
-            format!("M{x1:.1},{y1:.1} C{x1:.1},{c:.1} {x2:.1},{c:.1} {x2:.1},{y2:.1}")
-        } else {
-            let (x1, y1) = (ax + BOX_W, ay + BOX_H / 2.0);
-            let (x2, y2) = (bx, by + BOX_H / 2.0);
-            let mid = (x1 + x2) / 2.0;
-            format!("M{x1:.1},{y1:.1} C{mid:.1},{y1:.1} {mid:.1},{y2:.1} {x2:.1},{y2:.1}")
-        };
-        let _ = writeln!(
-            s,
-            "<path d=\"{d}\" fill=\"none\" stroke=\"#555\" stroke-width=\"1.5\" \
-             marker-end=\"url(#arrow)\"/>"
-        );
-    }
-    for n in &dag.nodes {
-        let (x, y) = pos[n.name.as_str()];
-        let _ = writeln!(
-            s,
-            "<g><rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{BOX_W}\" height=\"{BOX_H}\" rx=\"6\" \
-             fill=\"#eef6ee\" stroke=\"#2ca02c\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">{}</text>\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-size=\"11\" fill=\"#555\">{}</text></g>",
-            x + BOX_W / 2.0,
-            y + 20.0,
-            escape(&n.name),
-            x + BOX_W / 2.0,
-            y + 37.0,
-            escape(&n.kind)
-        );
-    }
-    s.push_str("</svg>\n");
-    s
+    super::dag::svg(dag)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn dag() -> Dag {
-        let node = |n: &str, k: &str| DagNode {
-            name: n.into(),
-            kind: k.into(),
-        };
-        Dag {
-            nodes: vec![
-                node("data", "ingest_csv"),
-                node("feat", "tfidf"),
-                node("train", "train"),
-                node("report", "report"),
-            ],
-            edges: vec![
-                ("data".into(), "feat".into()),
-                ("feat".into(), "train".into()),
-                ("data".into(), "train".into()),
-                ("train".into(), "report".into()),
-            ],
-        }
-    }
-
-    #[test]
-    fn layers_follow_the_longest_path() {
-        let d = dag();
-        let l = layers(&d);
-        assert_eq!(
-            (l["data"], l["feat"], l["train"], l["report"]),
-            (0, 1, 2, 3)
-        );
-    }
 
     #[test]
     fn escapes_markup_everywhere() {

@@ -3,9 +3,9 @@
 //! (mean over seeds), run A solid and run B dashed in the optimizer's colour.
 
 use super::super::palette::optimizer_color;
-use super::super::panel::{draw_line_panel, Dash, Line, LinePanel};
+use super::super::panel::{Dash, Line, LinePanel, PanelGeometry};
 use super::super::render::{Figure, PlotError};
-use super::{no_data, titled_grid, Band};
+use super::{cells, draw_panels, no_data, Band, Rect};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -53,13 +53,21 @@ impl CompareCurves {
             lines,
             y_range: None,
             x_range: None,
-            legend: Some(if accuracy {
-                SeriesLabelPosition::LowerRight
-            } else {
-                SeriesLabelPosition::UpperRight
-            }),
+            x_ticks: None,
+            legend: true,
             chance: accuracy.then_some(0.5),
+            marks: Vec::new(),
         }
+    }
+
+    fn panels(&self) -> Vec<(Rect, LinePanel)> {
+        cells(self.size(), 1, 2)
+            .into_iter()
+            .zip([
+                self.panel("Epoch vs Training Loss (MSE)", false),
+                self.panel("Epoch vs Test Accuracy", true),
+            ])
+            .collect()
     }
 
     /// Lines per panel: one per run and optimizer.
@@ -77,15 +85,15 @@ impl Figure for CompareCurves {
         if self.curves.iter().all(Vec::is_empty) {
             return Err(no_data(NAME, "neither run has curves"));
         }
-        let areas = titled_grid(root, &self.title, 1, 2)?;
-        let panels = [
-            self.panel("Epoch vs Training Loss (MSE)", false),
-            self.panel("Epoch vs Test Accuracy", true),
-        ];
-        for (area, panel) in areas.iter().zip(&panels) {
-            draw_line_panel(area, panel)?;
-        }
+        draw_panels(root, &self.title, &self.panels())?;
         Ok(())
+    }
+
+    fn geometry(&self) -> Result<Vec<PanelGeometry>, PlotError> {
+        if self.curves.iter().all(Vec::is_empty) {
+            return Err(no_data(NAME, "neither run has curves"));
+        }
+        Ok(self.panels().iter().map(|(r, p)| p.layout(*r)).collect())
     }
 }
 

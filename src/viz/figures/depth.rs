@@ -1,10 +1,11 @@
 //! Model depth comparison: for each optimizer, training loss (top) and test accuracy
-//! (bottom) of each architecture, mean over seeds with +/-1 std bands.
+//! (bottom) of each architecture, mean over seeds with +/-1 std bands. With `share_y`
+//! each row (one metric) has one y axis across the optimizers.
 
-use super::super::palette::cycle;
-use super::super::panel::{draw_line_panel, Line, LinePanel};
+use super::super::palette::{cycle, display_name};
+use super::super::panel::{Line, LinePanel, PanelGeometry};
 use super::super::render::{Figure, PlotError};
-use super::{check_len, no_data, titled_grid, Band};
+use super::{cells, check_len, draw_panels, no_data, share_y, Band, Rect};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -22,6 +23,8 @@ pub struct DepthSeries {
 pub struct DepthFigure {
     pub title: String,
     pub series: Vec<DepthSeries>,
+    /// One y axis per row (loss, accuracy) across the optimizers' columns.
+    pub share_y: bool,
 }
 
 const NAME: &str = "depth comparison";
@@ -42,13 +45,8 @@ impl DepthFigure {
     }
 }
 
-impl Figure for DepthFigure {
-    fn size(&self) -> (u32, u32) {
-        let cols = self.columns().len().max(1) as u32;
-        (cols * 560, 960)
-    }
-
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+impl DepthFigure {
+    fn check(&self) -> Result<(), PlotError> {
         if self.series.is_empty() {
             return Err(no_data(NAME, "no series"));
         }
@@ -67,11 +65,16 @@ impl Figure for DepthFigure {
                 s.test_accuracy.len(),
             )?;
         }
+        Ok(())
+    }
+
+    fn panels(&self) -> Vec<(Rect, LinePanel)> {
         let opts = self.columns();
         let models = first_seen(self.series.iter().map(|s| s.model.as_str()));
-        let areas = titled_grid(root, &self.title, 2, opts.len())?;
-        for (c, opt) in opts.iter().enumerate() {
-            for (r, accuracy) in [false, true].into_iter().enumerate() {
+        let cells = cells(self.size(), 2, opts.len());
+        let mut out = Vec::new();
+        for (r, accuracy) in [false, true].into_iter().enumerate() {
+            for (c, opt) in opts.iter().enumerate() {
                 let lines = self
                     .series
                     .iter()
@@ -96,31 +99,53 @@ impl Figure for DepthFigure {
                         l
                     })
                     .collect();
-                let panel = LinePanel {
-                    title: format!(
-                        "{}: {}",
-                        opt.to_uppercase(),
-                        if accuracy {
-                            "test accuracy"
-                        } else {
-                            "training loss"
-                        }
-                    ),
-                    x_label: "Epoch".into(),
-                    y_label: if accuracy { "Accuracy" } else { "Loss (MSE)" }.into(),
-                    lines,
-                    y_range: None,
-                    x_range: None,
-                    legend: Some(if accuracy {
-                        SeriesLabelPosition::LowerRight
-                    } else {
-                        SeriesLabelPosition::UpperRight
-                    }),
-                    chance: accuracy.then_some(0.5),
-                };
-                draw_line_panel(&areas[r * opts.len() + c], &panel)?;
+                out.push((
+                    cells[r * opts.len() + c],
+                    LinePanel {
+                        title: format!(
+                            "{}: {}",
+                            display_name(opt),
+                            if accuracy {
+                                "test accuracy"
+                            } else {
+                                "training loss"
+                            }
+                        ),
+                        x_label: "Epoch".into(),
+                        y_label: if accuracy { "Accuracy" } else { "Loss (MSE)" }.into(),
+                        lines,
+                        y_range: None,
+                        x_range: None,
+                        x_ticks: None,
+                        legend: true,
+                        chance: accuracy.then_some(0.5),
+                        marks: Vec::new(),
+                    },
+                ));
             }
         }
+        if self.share_y {
+            let n = opts.len();
+            share_y(&mut out, &[(0..n).collect(), (n..2 * n).collect()]);
+        }
+        out
+    }
+}
+
+impl Figure for DepthFigure {
+    fn size(&self) -> (u32, u32) {
+        let cols = self.columns().len().max(1) as u32;
+        (cols * 560, 1004)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+        self.check()?;
+        draw_panels(root, &self.title, &self.panels())?;
         Ok(())
+    }
+
+    fn geometry(&self) -> Result<Vec<PanelGeometry>, PlotError> {
+        self.check()?;
+        Ok(self.panels().iter().map(|(r, p)| p.layout(*r)).collect())
     }
 }

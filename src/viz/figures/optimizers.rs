@@ -3,9 +3,9 @@
 //! draw chance (0.5) and, at the last epoch, the 95% interval over test questions.
 
 use super::super::palette::optimizer_color;
-use super::super::panel::{draw_line_panel, Line, LinePanel};
+use super::super::panel::{Line, LinePanel, PanelGeometry};
 use super::super::render::{Figure, PlotError};
-use super::{check_len, no_data, titled_grid, Band};
+use super::{cells, check_len, draw_panels, no_data, share_y, Band, Rect};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -76,13 +76,28 @@ impl OptimizerPanels {
             lines,
             y_range: None,
             x_range: None,
-            legend: Some(if accuracy {
-                SeriesLabelPosition::LowerRight
-            } else {
-                SeriesLabelPosition::UpperRight
-            }),
+            x_ticks: None,
+            legend: true,
             chance: accuracy.then_some(0.5),
+            marks: Vec::new(),
         }
+    }
+
+    /// The 2x2 panels in their cells; the two loss panels share a y axis, as do the two
+    /// accuracy panels (same values against epochs and against time).
+    fn panels(&self) -> Vec<(Rect, LinePanel)> {
+        let cells = cells(self.size(), 2, 2);
+        let mut p: Vec<(Rect, LinePanel)> = cells
+            .into_iter()
+            .zip([
+                self.panel("Epoch vs Training Loss (MSE)", false, false),
+                self.panel("Epoch vs Test Accuracy", false, true),
+                self.panel("Time (s) vs Training Loss", true, false),
+                self.panel("Time (s) vs Test Accuracy", true, true),
+            ])
+            .collect();
+        share_y(&mut p, &[vec![0, 2], vec![1, 3]]);
+        p
     }
 }
 
@@ -93,16 +108,12 @@ impl Figure for OptimizerPanels {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
         self.check()?;
-        let areas = titled_grid(root, &self.title, 2, 2)?;
-        let panels = [
-            self.panel("Epoch vs Training Loss (MSE)", false, false),
-            self.panel("Epoch vs Test Accuracy", false, true),
-            self.panel("Time (s) vs Training Loss", true, false),
-            self.panel("Time (s) vs Test Accuracy", true, true),
-        ];
-        for (area, panel) in areas.iter().zip(&panels) {
-            draw_line_panel(area, panel)?;
-        }
+        draw_panels(root, &self.title, &self.panels())?;
         Ok(())
+    }
+
+    fn geometry(&self) -> Result<Vec<PanelGeometry>, PlotError> {
+        self.check()?;
+        Ok(self.panels().iter().map(|(r, p)| p.layout(*r)).collect())
     }
 }

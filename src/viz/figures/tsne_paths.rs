@@ -1,10 +1,11 @@
 //! Optimizer paths through weight space after t-SNE: one panel per optimizer plus one
-//! with all of them, a star where a run starts and a dot where it ends.
+//! with all of them, on shared axes; a star where a run starts and a dot where it ends,
+//! drawn after every path so no line hides them.
 
-use super::super::palette::optimizer_color;
-use super::super::panel::{padded, tick, TITLE_FONT};
+use super::super::palette::{display_name, optimizer_color};
+use super::super::panel::{draw_line_panel, padded, Line, LinePanel, PanelGeometry};
 use super::super::render::{draw_err, Figure, PlotError};
-use super::{no_data, titled_grid};
+use super::{cells, draw_title, no_data, star, sub_area, Rect, SUPTITLE_H};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -24,17 +25,9 @@ pub struct TsnePathsFigure {
 }
 
 const NAME: &str = "t-SNE paths";
-
-/// Five-pointed star outline around (0, 0), in pixels (y down).
-fn star(radius: f64) -> Vec<(i32, i32)> {
-    (0..10)
-        .map(|k| {
-            let r = if k % 2 == 0 { radius } else { radius * 0.42 };
-            let a = std::f64::consts::PI * (k as f64) / 5.0 - std::f64::consts::FRAC_PI_2;
-            ((r * a.cos()).round() as i32, (r * a.sin()).round() as i32)
-        })
-        .collect()
-}
+/// Radius of the start star and the end dot, in pixels.
+pub const STAR_R: f64 = 11.0;
+pub const DOT_R: f64 = 6.0;
 
 impl TsnePathsFigure {
     fn optimizers(&self) -> Vec<String> {
@@ -56,102 +49,7 @@ impl TsnePathsFigure {
         }
     }
 
-    fn draw_panel<DB: DrawingBackend>(
-        &self,
-        area: &DrawingArea<DB, Shift>,
-        title: &str,
-        only: Option<&str>,
-        ranges: ((f64, f64), (f64, f64)),
-    ) -> Result<(), PlotError> {
-        let ((x0, x1), (y0, y1)) = ranges;
-        let mut chart = ChartBuilder::on(area)
-            .caption(title, ("sans-serif", TITLE_FONT))
-            .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(draw_err)?;
-        chart
-            .configure_mesh()
-            .x_desc("t-SNE 1")
-            .y_desc("t-SNE 2")
-            .axis_desc_style(("sans-serif", 15))
-            .label_style(("sans-serif", 12))
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
-            .light_line_style(BLACK.mix(0.05))
-            .bold_line_style(BLACK.mix(0.12))
-            .draw()
-            .map_err(draw_err)?;
-        let mut labelled: Vec<String> = Vec::new();
-        for p in self
-            .paths
-            .iter()
-            .filter(|p| only.is_none_or(|o| o == p.optimizer))
-        {
-            if p.points.is_empty() {
-                continue;
-            }
-            let color = optimizer_color(&p.optimizer);
-            let pts: Vec<(f64, f64)> = p.points.iter().map(|q| (q[0], q[1])).collect();
-            let anno = chart
-                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
-                .map_err(draw_err)?;
-            if only.is_none() && !labelled.contains(&p.optimizer) {
-                labelled.push(p.optimizer.clone());
-                anno.label(p.optimizer.to_uppercase())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))
-                    });
-            }
-            let start = pts[0];
-            let end = pts[pts.len() - 1];
-            chart
-                .draw_series(std::iter::once(
-                    EmptyElement::at(start)
-                        + Polygon::new(star(11.0), color.filled())
-                        + PathElement::new(
-                            {
-                                let mut s = star(11.0);
-                                s.push(s[0]);
-                                s
-                            },
-                            BLACK.stroke_width(1),
-                        ),
-                ))
-                .map_err(draw_err)?;
-            chart
-                .draw_series(std::iter::once(
-                    EmptyElement::at(end)
-                        + Circle::new((0, 0), 5, color.filled())
-                        + Circle::new((0, 0), 5, BLACK.stroke_width(1)),
-                ))
-                .map_err(draw_err)?;
-        }
-        if only.is_none() && !labelled.is_empty() {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .label_font(("sans-serif", 14))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .draw()
-                .map_err(draw_err)?;
-        }
-        Ok(())
-    }
-}
-
-impl Figure for TsnePathsFigure {
-    fn size(&self) -> (u32, u32) {
-        let (r, c) = self.grid();
-        (c as u32 * 620, r as u32 * 580 + 50)
-    }
-
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
-        if self.paths.iter().all(|p| p.points.is_empty()) {
-            return Err(no_data(NAME, "no trajectory points"));
-        }
+    fn ranges(&self) -> ((f64, f64), (f64, f64)) {
         let (mut xlo, mut xhi, mut ylo, mut yhi) = (
             f64::INFINITY,
             f64::NEG_INFINITY,
@@ -166,16 +64,129 @@ impl Figure for TsnePathsFigure {
                 yhi = yhi.max(q[1]);
             }
         }
-        // Shared axes, so paths are comparable across panels.
-        let ranges = (padded(xlo, xhi), padded(ylo, yhi));
-        let title = format!("{} (star = start, dot = end)", self.title);
+        // 8% room so a star at the edge is whole.
+        let pad = |lo: f64, hi: f64| {
+            let (a, b) = padded(lo, hi);
+            let extra = 0.03 * (b - a);
+            (a - extra, b + extra)
+        };
+        (pad(xlo, xhi), pad(ylo, yhi))
+    }
+
+    /// Panels: one per optimizer, then "All optimizers" (the only one with a legend).
+    fn panels(&self) -> Vec<(Rect, LinePanel, Option<String>)> {
         let (rows, cols) = self.grid();
-        let areas = titled_grid(root, &title, rows, cols)?;
-        let opts = self.optimizers();
-        for (area, opt) in areas.iter().zip(&opts) {
-            self.draw_panel(area, &opt.to_uppercase(), Some(opt), ranges)?;
+        let cells = cells(self.size(), rows, cols);
+        let (xr, yr) = self.ranges();
+        let mut only: Vec<Option<String>> = self.optimizers().into_iter().map(Some).collect();
+        only.push(None);
+        only.into_iter()
+            .zip(cells)
+            .map(|(o, cell)| {
+                let mut labelled: Vec<String> = Vec::new();
+                let mut lines = Vec::new();
+                let mut marks = Vec::new();
+                for p in self
+                    .paths
+                    .iter()
+                    .filter(|p| o.as_ref().is_none_or(|o| o == &p.optimizer))
+                {
+                    let (Some(first), Some(last)) = (p.points.first(), p.points.last()) else {
+                        continue;
+                    };
+                    let label = (o.is_none() && !labelled.contains(&p.optimizer)).then(|| {
+                        labelled.push(p.optimizer.clone());
+                        display_name(&p.optimizer)
+                    });
+                    lines.push(Line::new(
+                        label,
+                        optimizer_color(&p.optimizer),
+                        p.points.iter().map(|q| q[0]).collect(),
+                        p.points.iter().map(|q| q[1]).collect(),
+                    ));
+                    marks.push((first[0], first[1], STAR_R));
+                    marks.push((last[0], last[1], DOT_R));
+                }
+                let title = match &o {
+                    Some(o) => display_name(o),
+                    None => "All optimizers".to_string(),
+                };
+                let panel = LinePanel {
+                    title,
+                    x_label: "t-SNE 1".into(),
+                    y_label: "t-SNE 2".into(),
+                    lines,
+                    y_range: Some(yr),
+                    x_range: Some(xr),
+                    x_ticks: None,
+                    legend: o.is_none(),
+                    chance: None,
+                    marks,
+                };
+                (cell, panel, o)
+            })
+            .collect()
+    }
+}
+
+impl Figure for TsnePathsFigure {
+    fn size(&self) -> (u32, u32) {
+        let (r, c) = self.grid();
+        (c as u32 * 620, r as u32 * 580 + SUPTITLE_H as u32)
+    }
+
+    fn geometry(&self) -> Result<Vec<PanelGeometry>, PlotError> {
+        if self.paths.iter().all(|p| p.points.is_empty()) {
+            return Err(no_data(NAME, "no trajectory points"));
         }
-        self.draw_panel(&areas[opts.len()], "All optimizers", None, ranges)?;
+        Ok(self.panels().iter().map(|(r, p, _)| p.layout(*r)).collect())
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+        if self.paths.iter().all(|p| p.points.is_empty()) {
+            return Err(no_data(NAME, "no trajectory points"));
+        }
+        let title = format!("{} (star = start, dot = end)", self.title);
+        draw_title(root, &title, super::super::panel::SUPTITLE_FONT, SUPTITLE_H)?;
+        for (cell, panel, only) in self.panels() {
+            let area = sub_area(root, &cell);
+            let g = draw_line_panel(&area, &panel)?;
+            let (bx, by) = area.get_base_pixel();
+            let at = |x: f64, y: f64| {
+                let (px, py) = g.frame.px(x, y);
+                (
+                    (px - bx as f64).round() as i32,
+                    (py - by as f64).round() as i32,
+                )
+            };
+            // Markers after every line, ends first so a start on top of an end shows.
+            let paths = self
+                .paths
+                .iter()
+                .filter(|p| only.as_ref().is_none_or(|o| o == &p.optimizer));
+            for p in paths.clone() {
+                let Some(q) = p.points.last() else { continue };
+                let c = optimizer_color(&p.optimizer);
+                area.draw(
+                    &(EmptyElement::at(at(q[0], q[1]))
+                        + Circle::new((0, 0), DOT_R as i32, c.filled())
+                        + Circle::new((0, 0), DOT_R as i32, BLACK.stroke_width(1))),
+                )
+                .map_err(draw_err)?;
+            }
+            for p in paths {
+                let Some(q) = p.points.first() else { continue };
+                let c = optimizer_color(&p.optimizer);
+                let mut outline = star(STAR_R);
+                outline.push(outline[0]);
+                area.draw(
+                    &(EmptyElement::at(at(q[0], q[1]))
+                        + Polygon::new(star(STAR_R), c.filled())
+                        + PathElement::new(outline, BLACK.stroke_width(1))),
+                )
+                .map_err(draw_err)?;
+            }
+        }
         Ok(())
     }
 }

@@ -1,0 +1,108 @@
+//! `type: tsne`: the `tsne` stage's coordinates as one path per run, a panel per optimizer
+//! plus the joint one.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use super::super::columns::{is_identifier, Named};
+use super::job::Job;
+use super::Drawn;
+use crate::viz::figures::{TsnePath, TsnePathsFigure};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    pub name: String,
+    pub from: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub index: usize,
+    #[serde(default = "default_table")]
+    pub table: String,
+    #[serde(default)]
+    pub optimizers: Option<Vec<String>>,
+}
+
+fn default_table() -> String {
+    "coords".into()
+}
+
+/// What the map's distances mean, for the caption.
+pub const READING: &str = "t-SNE keeps neighbourhoods: snapshots close together in the map had similar weights, and a path that moves far changed its weights more than one that stays put. Distances between points that are far apart, the size and spacing of clusters, and the axes' directions and units mean nothing: t-SNE stretches and squeezes space to keep neighbours near, and another seed or perplexity draws another picture";
+
+impl Options {
+    pub(super) fn draw(&self, job: &Job<'_>) -> Result<Drawn> {
+        let fig = self.figure(job)?;
+        let runs = fig.paths.len();
+        let caption = format!(
+            "one line per training run ({runs} runs), through its weight snapshots in epoch order, all embedded together; star: the first snapshot, dot: the last. {READING}"
+        );
+        let title = fig.title.clone();
+        job.render(&fig, title, caption)
+    }
+
+    pub(super) fn figure(&self, job: &Job<'_>) -> Result<TsnePathsFigure> {
+        let (b, what) = job.batch(self.index, &self.table)?;
+        let t = Named::new(&b, what);
+        let x = t.f64s("x")?;
+        let y = t.f64s("y")?;
+        let opt = t.strings("optimizer")?;
+        let epoch = if t.has("epoch") {
+            Some(t.f64s("epoch")?)
+        } else {
+            None
+        };
+        let schema = b.schema();
+        let id_cols: Vec<String> = schema
+            .fields()
+            .iter()
+            .filter(|f| {
+                is_identifier(f.data_type()) && !["epoch", "step"].contains(&f.name().as_str())
+            })
+            .map(|f| f.name().clone())
+            .collect();
+        let ids: Vec<Vec<String>> = id_cols
+            .iter()
+            .map(|c| t.strings(c))
+            .collect::<Result<_>>()?;
+        let mut order: Vec<Vec<String>> = Vec::new();
+        let mut members: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
+        for i in 0..x.len() {
+            let k: Vec<String> = ids.iter().map(|c| c[i].clone()).collect();
+            let e = members.entry(k.clone()).or_default();
+            if e.is_empty() {
+                order.push(k);
+            }
+            e.push(i);
+        }
+        let keep = |o: &String| job.optimizers.is_none_or(|list| list.contains(o));
+        let mut paths = Vec::new();
+        for k in order {
+            let mut idx = members.remove(&k).unwrap_or_default();
+            if let Some(ep) = &epoch {
+                idx.sort_by(|&a, &b| ep[a].total_cmp(&ep[b]).then(a.cmp(&b)));
+            }
+            if !keep(&opt[idx[0]]) {
+                continue;
+            }
+            paths.push(TsnePath {
+                optimizer: opt[idx[0]].clone(),
+                run: k.join("/"),
+                points: idx.iter().map(|&i| [x[i], y[i]]).collect(),
+            });
+        }
+        if let Some(order) = job.optimizers {
+            paths.sort_by_key(|p| order.iter().position(|o| o == &p.optimizer));
+        }
+        Ok(TsnePathsFigure {
+            title: self
+                .title
+                .clone()
+                .unwrap_or_else(|| "t-SNE of the weight trajectories".into()),
+            paths,
+        })
+    }
+}
