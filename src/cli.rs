@@ -16,6 +16,11 @@ pub struct Cli {
     /// More detail: why each stage runs, unit progress.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// The shared store behind artifacts/: s3://bucket/prefix, gs://, az://, file:///path,
+    /// or `local` for none (default: `store:` in qa-pipe.yaml). Credentials come from the
+    /// environment (README "The shared store").
+    #[arg(long, global = true, value_name = "URL")]
+    pub store: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -102,10 +107,16 @@ pub enum Command {
         #[arg(long = "var", value_name = "NAME=VALUE")]
         vars: Vec<String>,
     },
-    /// Remove artifacts that no pipeline under pipelines/ references.
+    /// Remove artifacts that no pipeline under pipelines/ references, from artifacts/ and
+    /// from the shared store (`--store`), if any.
     Gc {
         #[arg(long)]
         dry_run: bool,
+        /// Spare artifacts written less than this many minutes ago (writers to a shared
+        /// store hold no lock). Default: 60 in a shared store, 0 in artifacts/ (which `gc`
+        /// locks).
+        #[arg(long, value_name = "MINUTES")]
+        grace: Option<u64>,
     },
 }
 

@@ -25,12 +25,14 @@ pub fn list(
     json: bool,
 ) -> Result<()> {
     let (kp, cache) = project.open(pipeline, vars)?;
+    // One listing of the shared store answers for every job, without downloading any.
+    cache.index_remote()?;
     let all = jobs::jobs(&kp);
     let rows: Vec<Row> = all
         .iter()
         .map(|job| Row {
             job,
-            cached: cache.lookup(job.key.as_str()).is_ok(),
+            cached: cache.available(job.key.as_str()),
         })
         .filter(|r| !(todo && r.cached))
         .collect();

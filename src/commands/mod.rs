@@ -10,6 +10,7 @@ mod status;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use crate::cache::Cache;
 use crate::cli::{Cli, Command};
@@ -19,6 +20,7 @@ use crate::graph::{self, Plan};
 use crate::hash::{FileHashes, Material};
 use crate::keyed::KeyedPlan;
 use crate::progress::{Bars, Lines, Progress, Quiet};
+use crate::store::{self, Store};
 
 pub fn dispatch(cli: Cli) -> Result<()> {
     let root = match &cli.dir {
@@ -29,8 +31,21 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         root,
         quiet: cli.quiet,
         verbose: cli.verbose,
+        store_flag: cli.store,
+        store: OnceLock::new(),
     };
-    match cli.command {
+    let result = command(&project, cli.command);
+    // What the shared store was asked, for `-v` (and the tests that count requests).
+    if project.verbose {
+        if let Some(Some(s)) = project.store.get() {
+            eprintln!("{}", s.stats());
+        }
+    }
+    result
+}
+
+fn command(project: &Project, command: Command) -> Result<()> {
+    match command {
         Command::Run {
             pipeline,
             only,
@@ -64,7 +79,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             path,
             &vars,
         ),
-        Command::Gc { dry_run } => gc::gc(&project, dry_run),
+        Command::Gc { dry_run, grace } => gc::gc(&project, dry_run, grace),
         Command::Jobs {
             pipeline,
             vars,
@@ -83,6 +98,10 @@ pub struct Project {
     pub root: PathBuf,
     pub quiet: bool,
     pub verbose: bool,
+    /// `--store`, if given.
+    pub store_flag: Option<String>,
+    /// The shared store, opened once per process.
+    store: OnceLock<Option<Arc<dyn Store>>>,
 }
 
 impl Project {
@@ -135,8 +154,19 @@ impl Project {
         Ok((kp, cache))
     }
 
+    /// The project's artifacts/, as the read-through cache of the shared store if one is
+    /// named (`--store`, or `store:` in qa-pipe.yaml).
     pub fn cache(&self) -> Result<Cache> {
-        Ok(Cache::open(&self.root.join("artifacts"))?)
+        Ok(Cache::open(&self.root.join("artifacts"))?.with_remote(self.store()?))
+    }
+
+    /// The shared store, if any.
+    pub fn store(&self) -> Result<Option<Arc<dyn Store>>> {
+        if let Some(s) = self.store.get() {
+            return Ok(s.clone());
+        }
+        let s = store::choose(self.store_flag.as_deref(), &self.root)?;
+        Ok(self.store.get_or_init(|| s).clone())
     }
 
     /// Every stage's and unit's key, input files hashed through the store's memory of them.
