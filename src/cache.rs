@@ -309,7 +309,9 @@ impl Cache {
         match remote.fetch(key, self) {
             Ok(Ok(a)) => Ok(a),
             Ok(Err(Miss::Missing)) => local,
-            Ok(Err(Miss::Corrupt(why))) => Err(Miss::Corrupt(format!("in {}: {why}", remote.url()))),
+            Ok(Err(Miss::Corrupt(why))) => {
+                Err(Miss::Corrupt(format!("in {}: {why}", remote.url())))
+            }
             Ok(Err(Miss::Unreachable(why))) => Err(Miss::Unreachable(why)),
             Err(e) => Err(Miss::Unreachable(e.to_string())),
         }

@@ -135,7 +135,11 @@ fn warm_cache_makes_one_listing_and_cold_cache_downloads_each_artifact_once() {
     assert_eq!(count(&cold, "get"), n_keys + n_files, "{cold}");
     assert_eq!(count(&cold, "put"), 0, "{cold}");
     assert_eq!(keys(&b.p), keys(&a.p));
-    assert_eq!(b.p.objects(), a.p.objects(), "the manifests too, byte for byte");
+    assert_eq!(
+        b.p.objects(),
+        a.p.objects(),
+        "the manifests too, byte for byte"
+    );
 }
 
 /// Many writers computing one key at the same instant: one manifest wins, and every
@@ -145,9 +149,7 @@ fn racing_writers_on_a_directory_store_all_keep_the_winner() {
     let bucket = tempfile::tempdir().unwrap();
     let url = format!("file://{}", bucket.path().display());
     let nodes: Vec<Node> = (0..4).map(|_| Node::new(&url, &[])).collect();
-    let r = nodes[0]
-        .run(&["jobs", "pipelines/p.yaml", "--json"])
-        .ok();
+    let r = nodes[0].run(&["jobs", "pipelines/p.yaml", "--json"]).ok();
     let jobs: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
     let data = jobs.iter().find(|j| j["stage"] == "data").unwrap();
     let key = data["key"].as_str().unwrap();
@@ -165,12 +167,19 @@ fn racing_writers_on_a_directory_store_all_keep_the_winner() {
         .collect();
     for c in children {
         let out = c.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let remote = fs::read(bucket.path().join(format!("manifests/{key}.json"))).unwrap();
     for n in &nodes {
         let local = fs::read(n.p.path(&format!("artifacts/objects/{key}/manifest.json"))).unwrap();
-        assert_eq!(local, remote, "a writer kept its own artifact, not the winner's");
+        assert_eq!(
+            local, remote,
+            "a writer kept its own artifact, not the winner's"
+        );
     }
 }
 
@@ -183,8 +192,13 @@ fn the_project_config_names_the_store_and_urls_carry_no_credentials() {
     let p = Project::new();
     p.write("qa-pipe.yaml", &format!("store: {url}\n"));
     p.run(&["run", "pipelines/p.yaml"]).ok();
-    assert!(bucket.path().join("manifests").is_dir(), "nothing published");
-    let r = p.run(&["-v", "--store", "local", "run", "pipelines/p.yaml"]).ok();
+    assert!(
+        bucket.path().join("manifests").is_dir(),
+        "nothing published"
+    );
+    let r = p
+        .run(&["-v", "--store", "local", "run", "pipelines/p.yaml"])
+        .ok();
     assert!(!r.stderr.contains(" requests;"), "{}", r.stderr);
 
     p.write("qa-pipe.yaml", &format!("store: {url}\nstroe: x\n"));
@@ -272,7 +286,10 @@ impl S3 {
         self.child = Some(child);
         let t = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(t.elapsed() < Duration::from_secs(10), "s3s-fs did not start");
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "s3s-fs did not start"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -348,7 +365,9 @@ fn s3_server_honours_put_if_absent() {
         matches!(second, Err(object_store::Error::AlreadyExists { .. })),
         "{second:?}"
     );
-    let got = rt.block_on(async { store.get(&path).await?.bytes().await }).unwrap();
+    let got = rt
+        .block_on(async { store.get(&path).await?.bytes().await })
+        .unwrap();
     assert_eq!(&got[..], b"first");
 }
 
@@ -362,7 +381,10 @@ fn s3_publish_and_read_back() {
     assert_eq!(code, 0, "{v}");
     assert!(all(&v, "ran"), "{v}");
     for k in keys(&a.p) {
-        assert!(s3.object(&format!("readback/manifests/{k}.json")).is_file(), "{k}");
+        assert!(
+            s3.object(&format!("readback/manifests/{k}.json")).is_file(),
+            "{k}"
+        );
     }
     let b = s3.node("readback");
     let (code, v, err) = b.run_json(&["-v", "pipelines/p.yaml"]);
@@ -402,12 +424,20 @@ fn s3_the_loser_of_a_race_keeps_the_winners_artifact() {
     let (ca, cb) = (spawn(&a, "300"), spawn(&b, "1500"));
     for c in [ca, cb] {
         let out = c.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(String::from_utf8_lossy(&out.stderr).contains("done"));
     }
     let remote = fs::read(s3.object(&format!("race/manifests/{key}.json"))).unwrap();
     let mine = |n: &Node| fs::read(n.p.path(&format!("artifacts/objects/{key}/manifest.json")));
-    assert_eq!(mine(&a).unwrap(), remote, "the winner's artifact is not the one stored");
+    assert_eq!(
+        mine(&a).unwrap(),
+        remote,
+        "the winner's artifact is not the one stored"
+    );
     assert_eq!(mine(&b).unwrap(), remote, "the loser kept its own artifact");
     assert_eq!(data_files(&a.p), data_files(&b.p));
 }
@@ -468,7 +498,11 @@ fn s3_server_down_is_a_clear_error_and_loses_nothing() {
     let r = a.run(&["exec", &key, "-p", "pipelines/p.yaml"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("store s3://qa/down"), "{}", r.stderr);
-    assert_eq!(a.p.objects(), before, "artifacts/ changed while the store was down");
+    assert_eq!(
+        a.p.objects(),
+        before,
+        "artifacts/ changed while the store was down"
+    );
     assert!(!r.stderr.contains(SECRET) && !r.stderr.contains(ACCESS));
 
     // Without the store everything is still there; an edit computed meanwhile is
@@ -506,15 +540,27 @@ fn s3_gc_removes_unreferenced_artifacts_after_the_grace_period() {
     assert_eq!(published, all_keys_with(&all_keys, &keys(&a.p)));
     let r = a.run(&["gc"]).ok();
     assert!(r.stderr.contains("younger than 60 min"), "{}", r.stderr);
-    assert_eq!(bucket_keys(&s3, "gc"), published, "gc removed young artifacts");
-    assert_eq!(keys(&a.p), live, "artifacts/ (grace 0) keeps only what is referenced");
+    assert_eq!(
+        bucket_keys(&s3, "gc"),
+        published,
+        "gc removed young artifacts"
+    );
+    assert_eq!(
+        keys(&a.p),
+        live,
+        "artifacts/ (grace 0) keeps only what is referenced"
+    );
     let r = a.run(&["gc", "--grace", "0"]).ok();
     assert!(r.stdout.contains("in s3://qa/gc"), "{}", r.stdout);
     assert_eq!(bucket_keys(&s3, "gc"), live);
     let dropped: Vec<&String> = all_keys.iter().filter(|k| !live.contains(k)).collect();
     assert!(!dropped.is_empty());
     for k in dropped {
-        assert!(!s3.object(&format!("gc/files/{k}")).exists() || walk_files(&s3.object(&format!("gc/files/{k}"))).is_empty(), "{k}");
+        assert!(
+            !s3.object(&format!("gc/files/{k}")).exists()
+                || walk_files(&s3.object(&format!("gc/files/{k}"))).is_empty(),
+            "{k}"
+        );
     }
     let b = s3.node("gc");
     let (code, v, _) = b.run_json(&["pipelines/p.yaml"]);
@@ -616,7 +662,11 @@ fn s3_two_nodes_sharing_only_a_bucket_build_what_a_local_run_builds() {
         .run(&[&["jobs", "pipelines/report.yaml", "--json"], REDUCED].concat())
         .ok();
     let jobs: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
-    let last = jobs.iter().map(|j| j["wave"].as_u64().unwrap()).max().unwrap();
+    let last = jobs
+        .iter()
+        .map(|j| j["wave"].as_u64().unwrap())
+        .max()
+        .unwrap();
     let mut n = 0;
     for wave in 0..=last {
         let children: Vec<Child> = jobs
@@ -635,7 +685,11 @@ fn s3_two_nodes_sharing_only_a_bucket_build_what_a_local_run_builds() {
             .collect();
         for c in children {
             let out = c.wait_with_output().unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
     let todo = nodes[1]
@@ -660,7 +714,11 @@ fn s3_two_nodes_sharing_only_a_bucket_build_what_a_local_run_builds() {
     let fetched = data_files(&reader.p);
     assert!(fetched.len() > 10, "{fetched:?}");
     for (file, hash) in fetched {
-        assert_eq!(computed.get(&file), Some(&hash), "{file} differs from the local run");
+        assert_eq!(
+            computed.get(&file),
+            Some(&hash),
+            "{file} differs from the local run"
+        );
     }
 }
 

@@ -101,7 +101,10 @@ pub fn run(
         let pushed = cache.push_missing(keys.map(|k| k.as_str()))?;
         if pushed > 0 && !project.quiet {
             let url = cache.remote().map(|r| r.url()).unwrap_or_default();
-            eprintln!("{:>8} {pushed} artifact(s) from artifacts/ to {url}", "pushed");
+            eprintln!(
+                "{:>8} {pushed} artifact(s) from artifacts/ to {url}",
+                "pushed"
+            );
         }
     }
 

@@ -111,7 +111,8 @@ impl Store for Cache {
             return Ok(0);
         }
         let bytes = dir_size(&dir);
-        self.discard(key).map_err(|e| self.local_err(format!("{e:#}")))?;
+        self.discard(key)
+            .map_err(|e| self.local_err(format!("{e:#}")))?;
         Ok(bytes)
     }
 }

@@ -18,13 +18,13 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use futures_util::future::try_join_all;
 use futures_util::TryStreamExt;
-use object_store::aws::AmazonS3Builder;
-use object_store::azure::MicrosoftAzureBuilder;
-use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as OPath;
 use object_store::{
-    BackoffConfig, ClientOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions,
+    BackoffConfig, ClientConfigKey, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions,
     PutPayload, RetryConfig,
 };
 
@@ -94,12 +94,11 @@ impl Remote {
                 url: format!("{}://{}", parsed.scheme(), parsed.host_str().unwrap_or("")),
             });
         }
-        let client = ClientOptions::new()
-            .with_connect_timeout(Duration::from_secs(5))
-            .with_timeout(Duration::from_secs(300));
-        let built = |r: object_store::Result<Arc<dyn ObjectStore>>| {
-            r.map_err(|e| bad(e.to_string()))
-        };
+        // Set key by key: replacing the builder's client options would drop what the
+        // environment set there (AWS_ALLOW_HTTP is one).
+        let (connect, timeout) = (ClientConfigKey::ConnectTimeout, ClientConfigKey::Timeout);
+        let built =
+            |r: object_store::Result<Arc<dyn ObjectStore>>| r.map_err(|e| bad(e.to_string()));
         let cloud_prefix = parsed.path().trim_matches('/').to_string();
         let (store, prefix): (Arc<dyn ObjectStore>, String) = match parsed.scheme() {
             "s3" | "s3a" => (
@@ -107,7 +106,8 @@ impl Remote {
                     AmazonS3Builder::from_env()
                         .with_url(url)
                         .with_retry(retry())
-                        .with_client_options(client)
+                        .with_config(AmazonS3ConfigKey::Client(connect), "5s")
+                        .with_config(AmazonS3ConfigKey::Client(timeout), "300s")
                         .build()
                         .map(|s| Arc::new(s) as _),
                 )?,
@@ -118,7 +118,8 @@ impl Remote {
                     GoogleCloudStorageBuilder::from_env()
                         .with_url(url)
                         .with_retry(retry())
-                        .with_client_options(client)
+                        .with_config(GoogleConfigKey::Client(connect), "5s")
+                        .with_config(GoogleConfigKey::Client(timeout), "300s")
                         .build()
                         .map(|s| Arc::new(s) as _),
                 )?,
@@ -129,7 +130,8 @@ impl Remote {
                     MicrosoftAzureBuilder::from_env()
                         .with_url(url)
                         .with_retry(retry())
-                        .with_client_options(client)
+                        .with_config(AzureConfigKey::Client(connect), "5s")
+                        .with_config(AzureConfigKey::Client(timeout), "300s")
                         .build()
                         .map(|s| Arc::new(s) as _),
                 )?,
@@ -230,7 +232,11 @@ impl Remote {
             },
             ..Default::default()
         };
-        match self.store.put_opts(path, PutPayload::from(bytes), opts).await {
+        match self
+            .store
+            .put_opts(path, PutPayload::from(bytes), opts)
+            .await
+        {
             Ok(_) => {
                 Calls::add(&self.calls.up, n);
                 Ok(true)
@@ -277,10 +283,12 @@ impl Remote {
             Err(e) => return Ok(Err(Miss::Corrupt(format!("manifest.json unreadable: {e}")))),
         };
         let entries: Vec<&Entry> = manifest.tables.iter().chain(&manifest.extra).collect();
-        let got = self.rt.block_on(try_join_all(entries.iter().map(|e| async move {
-            let path = self.file_path(key, e);
-            self.get(&path).await.map(|b| (e.file.clone(), b))
-        })))?;
+        let got = self
+            .rt
+            .block_on(try_join_all(entries.iter().map(|e| async move {
+                let path = self.file_path(key, e);
+                self.get(&path).await.map(|b| (e.file.clone(), b))
+            })))?;
         let mut files = BTreeMap::new();
         for (file, bytes) in got {
             match bytes {
@@ -307,7 +315,12 @@ impl Store for Remote {
         let all = self.rt.block_on(self.list_under("manifests"))?;
         Ok(all
             .iter()
-            .filter_map(|m| m.location.filename()?.strip_suffix(".json").map(String::from))
+            .filter_map(|m| {
+                m.location
+                    .filename()?
+                    .strip_suffix(".json")
+                    .map(String::from)
+            })
             .collect())
     }
 
@@ -381,7 +394,9 @@ impl Store for Remote {
         let mut bodies = Vec::new();
         for e in &entries {
             let p = artifact.dir.join(&e.file);
-            bodies.push(Bytes::from(std::fs::read(&p).map_err(|err| local_err(err, &p))?));
+            bodies.push(Bytes::from(
+                std::fs::read(&p).map_err(|err| local_err(err, &p))?,
+            ));
         }
         self.rt
             .block_on(try_join_all(entries.iter().zip(bodies).map(|(e, b)| {
@@ -515,7 +530,10 @@ mod tests {
             for _ in 0..4 {
                 s.spawn(|| {
                     let a = reader.lookup("k").unwrap();
-                    assert_eq!(std::fs::read(a.file_path("f").unwrap()).unwrap().len(), 100_000);
+                    assert_eq!(
+                        std::fs::read(a.file_path("f").unwrap()).unwrap().len(),
+                        100_000
+                    );
                 });
             }
         });
@@ -540,7 +558,11 @@ mod tests {
             .store(meta("k"), Output::default().file("f", vec![7; 1000]))
             .unwrap();
         let e = &a.manifest.extra[0];
-        std::fs::write(bucket.join(format!("files/k/{}/f", e.blake3)), vec![8; 1000]).unwrap();
+        std::fs::write(
+            bucket.join(format!("files/k/{}/f", e.blake3)),
+            vec![8; 1000],
+        )
+        .unwrap();
         let reader = Cache::open(&dir.path().join("b"))
             .unwrap()
             .with_remote(Some(Arc::new(Remote::open(&url).unwrap())));

@@ -91,7 +91,12 @@ mod tests {
         for store in [local, remote.as_ref()] {
             // Everything is younger than an hour: nothing goes.
             let young = sweep(store, &keep, Duration::from_secs(3600), false).unwrap();
-            assert_eq!((young.removed.len(), young.spared), (0, 2), "{}", store.url());
+            assert_eq!(
+                (young.removed.len(), young.spared),
+                (0, 2),
+                "{}",
+                store.url()
+            );
             let dry = sweep(store, &keep, Duration::ZERO, true).unwrap();
             assert_eq!(dry.removed.len(), 2);
             assert_eq!(store.keys().unwrap().len(), 3, "a dry run deleted");
