@@ -19,6 +19,12 @@ step "test dependencies: a one-node Slurm cluster (Debian packages)"
 scripts/slurm/local-cluster.sh
 export QA_PIPE_REQUIRE_SLURM=1
 
+step "test dependencies: s3s-fs, an S3 server for the shared-store tests (crates.io; a few minutes the first time)"
+s3_env="$(scripts/setup-s3-server.sh)"
+eval "$s3_env"
+export QA_PIPE_S3S_FS
+export QA_PIPE_REQUIRE_S3=1
+
 step "cargo fmt --check"
 cargo fmt --check
 

@@ -1,19 +1,22 @@
 //! The artifact store: one directory per key holding Parquet tables, extra files and a
 //! manifest; written to a temporary name and renamed into place, verified before it is used.
+//! With a shared store behind it ([`crate::store`]) it is that store's read-through cache.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use arrow::array::RecordBatch;
 use serde::{Deserialize, Serialize};
 
+use crate::error::StoreError;
 use crate::fileio::{hash_file, write_atomic};
 use crate::hash::{now_ns, FileHashes};
+use crate::store::{Published, Store};
 use crate::table;
 
 /// What a stage or unit returns: named tables, named extra files (plots, HTML), and notes.
@@ -148,6 +151,8 @@ impl Artifact {
 pub enum Miss<W = String> {
     Missing,
     Corrupt(W),
+    /// Not here, and the shared store could not be asked (the error names its URL).
+    Unreachable(String),
 }
 
 /// A failed check, with the manifest text it was made against (to tell a corrupt artifact
@@ -171,6 +176,7 @@ impl std::fmt::Display for Miss {
         match self {
             Miss::Missing => write!(f, "no artifact yet"),
             Miss::Corrupt(why) => write!(f, "artifact corrupt ({why})"),
+            Miss::Unreachable(why) => write!(f, "not here, and {why}"),
         }
     }
 }
@@ -183,6 +189,14 @@ pub struct Cache {
     /// that matches names the bytes that were hashed; a file hashed within the racy window
     /// of its last change is hashed again next time, as input files are.
     verified: Mutex<FileHashes>,
+    /// The shared store behind this one: a lookup that misses here fetches from it, and
+    /// what is stored here is published to it.
+    remote: Option<Arc<dyn Store>>,
+    /// The remote's keys from one listing ([`Cache::index_remote`]), kept up to date with
+    /// what this process publishes: a key it lacks is not asked for.
+    index: Mutex<Option<BTreeSet<String>>>,
+    /// One fetch per key at a time, so concurrent lookups of a key download it once.
+    fetching: Mutex<BTreeMap<String, Arc<Mutex<()>>>>,
 }
 
 impl Drop for Cache {
@@ -211,7 +225,76 @@ impl Cache {
         Ok(Cache {
             root: root.to_path_buf(),
             verified: Mutex::new(FileHashes::load(&root.join("state").join("verified.json"))),
+            remote: None,
+            index: Mutex::new(None),
+            fetching: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// This store as the read-through cache of `remote`.
+    pub fn with_remote(mut self, remote: Option<Arc<dyn Store>>) -> Cache {
+        self.remote = remote;
+        self
+    }
+
+    pub fn remote(&self) -> Option<&dyn Store> {
+        self.remote.as_deref()
+    }
+
+    /// Lists the remote's keys once: afterwards a key it lacks costs no request, and
+    /// [`Cache::push_missing`] knows what to publish.
+    pub fn index_remote(&self) -> Result<(), StoreError> {
+        if let Some(r) = &self.remote {
+            let keys = r.keys()?;
+            *self.index.lock().expect("index") = Some(keys);
+        }
+        Ok(())
+    }
+
+    /// Whether `key` has an artifact here, or in the remote's listing (without fetching it).
+    pub fn available(&self, key: &str) -> bool {
+        self.lookup_local(key).is_ok() || self.indexed(key) == Some(true)
+    }
+
+    /// Whether the remote's listing has `key` (false without a remote or its listing).
+    pub fn available_remotely(&self, key: &str) -> bool {
+        self.indexed(key) == Some(true)
+    }
+
+    /// Whether the remote's listing has `key` (`None`: not listed).
+    fn indexed(&self, key: &str) -> Option<bool> {
+        let ix = self.index.lock().expect("index");
+        ix.as_ref().map(|ix| ix.contains(key))
+    }
+
+    fn note_published(&self, key: &str) {
+        if let Some(ix) = self.index.lock().expect("index").as_mut() {
+            ix.insert(key.to_string());
+        }
+    }
+
+    /// Publishes each of `keys` that is verified here and missing from the remote's
+    /// listing (computed while the remote was down, or before it was configured).
+    /// Returns how many were published.
+    pub fn push_missing<'k>(
+        &self,
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> Result<usize, StoreError> {
+        let Some(r) = &self.remote else {
+            return Ok(0);
+        };
+        let mut n = 0;
+        for key in keys {
+            if self.indexed(key) != Some(false) {
+                continue;
+            }
+            if let Ok(a) = self.lookup_local(key) {
+                r.publish(&a, self, false)?;
+                self.note_published(key);
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     pub fn root(&self) -> &Path {
@@ -228,7 +311,42 @@ impl Cache {
     /// A forced run may exchange the directory for a new one while this reads it (see
     /// [`Cache::store`]): a check that fails after the manifest changed under it is
     /// repeated on the new one, so a reader gets the old artifact or the new one, whole.
+    ///
+    /// With a remote store, a key missing or corrupt here is fetched from it (verified on
+    /// download, then kept here), unless the remote's listing says it has none.
     pub fn lookup(&self, key: &str) -> Result<Artifact, Miss> {
+        let local = self.lookup_local(key);
+        let Some(remote) = &self.remote else {
+            return local;
+        };
+        if local.is_ok() || self.indexed(key) == Some(false) {
+            return local;
+        }
+        let gate = self
+            .fetching
+            .lock()
+            .expect("fetching")
+            .entry(key.to_string())
+            .or_default()
+            .clone();
+        let _one_at_a_time = gate.lock().expect("fetch gate");
+        // Another thread may have fetched it while this one waited.
+        if let Ok(a) = self.lookup_local(key) {
+            return Ok(a);
+        }
+        match remote.fetch(key, self) {
+            Ok(Ok(a)) => Ok(a),
+            Ok(Err(Miss::Missing)) => local,
+            Ok(Err(Miss::Corrupt(why))) => {
+                Err(Miss::Corrupt(format!("in {}: {why}", remote.url())))
+            }
+            Ok(Err(Miss::Unreachable(why))) => Err(Miss::Unreachable(why)),
+            Err(e) => Err(Miss::Unreachable(e.to_string())),
+        }
+    }
+
+    /// [`Cache::lookup`] in this directory only.
+    pub fn lookup_local(&self, key: &str) -> Result<Artifact, Miss> {
         let mut tries = 0;
         loop {
             match self.lookup_once(key) {
@@ -240,6 +358,7 @@ impl Cache {
                     }
                 }
                 Err(Miss::Missing) => return Err(Miss::Missing),
+                Err(Miss::Unreachable(why)) => return Err(Miss::Unreachable(why)),
                 Ok(a) => return Ok(a),
             }
         }
@@ -316,14 +435,97 @@ impl Cache {
     /// across the exchange can come from the two computations of the same key.) Where the
     /// filesystem cannot exchange (EINVAL), the old directory is renamed aside first and a
     /// reader in that instant sees no artifact and computes its own.
+    ///
+    /// With a remote store, the artifact is then published there; when another writer
+    /// published the key first, the winner's artifact replaces this one here and is returned.
+    /// If publishing fails (the remote is down), the error says so and the artifact stays here.
     pub fn store(&self, meta: Meta, output: Output) -> Result<Artifact> {
+        let replace = meta.replace;
         let tmp = self.tmp_path(&meta.key);
         fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let result = self.store_in(&tmp, meta, output);
         if result.is_err() {
             let _ = fs::remove_dir_all(&tmp);
         }
-        result
+        let art = result?;
+        self.publish(art, replace)
+    }
+
+    /// Publishes a local artifact to the remote store, if any (see [`Cache::store`]).
+    pub fn publish(&self, art: Artifact, replace: bool) -> Result<Artifact> {
+        let Some(remote) = &self.remote else {
+            return Ok(art);
+        };
+        match remote.publish(&art, self, replace) {
+            Ok(Published::Ours) => {
+                self.note_published(art.key());
+                Ok(art)
+            }
+            Ok(Published::Theirs(winner)) => {
+                self.note_published(art.key());
+                Ok(winner)
+            }
+            Err(e) => Err(anyhow::anyhow!(
+                "{e}\n(the artifact is kept in {}; the next run with this store publishes it)",
+                art.dir.display()
+            )),
+        }
+    }
+
+    /// Stores an artifact that comes from another store: its manifest text and its files'
+    /// bytes by file name. Every file must have the size and blake3 the manifest records, or
+    /// nothing is stored and the artifact is [`Miss::Corrupt`]. `replace` as in [`Meta`].
+    pub fn import(
+        &self,
+        key: &str,
+        text: &str,
+        files: &BTreeMap<String, Vec<u8>>,
+        replace: bool,
+    ) -> Result<Result<Artifact, Miss>> {
+        let manifest: Manifest = match serde_json::from_str(text) {
+            Ok(m) => m,
+            Err(e) => return Ok(Err(Miss::Corrupt(format!("manifest.json unreadable: {e}")))),
+        };
+        if manifest.key != key || manifest.format != FORMAT {
+            return Ok(Err(Miss::Corrupt(
+                "manifest is for another key or format".into(),
+            )));
+        }
+        for e in manifest.tables.iter().chain(&manifest.extra) {
+            let Some(bytes) = files.get(&e.file) else {
+                return Ok(Err(Miss::Corrupt(format!("{} missing", e.file))));
+            };
+            if bytes.len() as u64 != e.bytes {
+                return Ok(Err(Miss::Corrupt(format!(
+                    "{} has {} bytes, manifest says {}",
+                    e.file,
+                    bytes.len(),
+                    e.bytes
+                ))));
+            }
+            if blake3::hash(bytes).to_hex().as_str() != e.blake3 {
+                return Ok(Err(Miss::Corrupt(format!("{} checksum mismatch", e.file))));
+            }
+        }
+        let tmp = self.tmp_path(key);
+        fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let write = || -> Result<Artifact> {
+            for e in manifest.tables.iter().chain(&manifest.extra) {
+                let path = tmp.join(&e.file);
+                write_synced(&path, &files[&e.file])
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            let mpath = tmp.join("manifest.json");
+            write_synced(&mpath, text.as_bytes())
+                .with_context(|| format!("writing {}", mpath.display()))?;
+            sync_dir(&tmp);
+            self.put_in_place(&tmp, manifest.clone(), replace)
+        };
+        let result = write();
+        if result.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        result.map(Ok)
     }
 
     /// A fresh name under tmp/ that [`Cache::clean_tmp`] keeps while this process lives.
@@ -394,9 +596,15 @@ impl Cache {
         write_synced(&mpath, text.as_bytes())
             .with_context(|| format!("writing {}", mpath.display()))?;
         sync_dir(tmp);
+        self.put_in_place(tmp, manifest, meta.replace)
+    }
 
-        let dest = self.object_dir(&meta.key);
-        if meta.replace {
+    /// Moves the complete directory `tmp` (files and manifest written and synced) to its
+    /// key's place: replacing what is there, or keeping a valid artifact already there.
+    fn put_in_place(&self, tmp: &Path, manifest: Manifest, replace: bool) -> Result<Artifact> {
+        let key = manifest.key.clone();
+        let dest = self.object_dir(&key);
+        if replace {
             self.replace(tmp, &dest)?;
             return Ok(Artifact {
                 dir: dest,
@@ -404,12 +612,12 @@ impl Cache {
             });
         }
         if dest.exists() {
-            match self.lookup(&meta.key) {
+            match self.lookup_local(&key) {
                 Ok(existing) => {
                     let _ = fs::remove_dir_all(tmp);
                     return Ok(existing);
                 }
-                Err(_) => self.discard(&meta.key)?,
+                Err(_) => self.discard(&key)?,
             }
         }
         match fs::rename(tmp, &dest) {
@@ -417,11 +625,8 @@ impl Cache {
             // Lost a race to another writer: use theirs if it verifies.
             Err(_) if dest.exists() => {
                 let _ = fs::remove_dir_all(tmp);
-                return self.lookup(&meta.key).map_err(|m| {
-                    anyhow::anyhow!(
-                        "artifact {} written concurrently is unusable: {m}",
-                        meta.key
-                    )
+                return self.lookup_local(&key).map_err(|m| {
+                    anyhow::anyhow!("artifact {key} written concurrently is unusable: {m}")
                 });
             }
             Err(e) => {

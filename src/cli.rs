@@ -16,6 +16,11 @@ pub struct Cli {
     /// More detail: why each stage runs, unit progress.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// The shared store behind artifacts/: s3://bucket/prefix, gs://, az://, file:///path,
+    /// or `local` for none (default: `store:` in qa-pipe.yaml). Credentials come from the
+    /// environment (README "The shared store").
+    #[arg(long, global = true, value_name = "URL")]
+    pub store: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -117,8 +122,9 @@ pub enum Command {
         #[arg(long = "set", value_name = "STAGE.PARAM=VALUE")]
         sets: Vec<String>,
     },
-    /// Remove artifacts that nothing keeps: the pipelines under pipelines/ (default vars),
-    /// the last N runs of the run log and pinned runs keep theirs.
+    /// Remove artifacts that nothing keeps, from artifacts/ and from the shared store
+    /// (`--store`), if any: the pipelines under pipelines/ (default vars), the last N runs
+    /// of the run log and pinned runs keep theirs.
     Gc {
         /// List what would be removed (stage, pipeline, size, age) without removing it.
         #[arg(long)]
@@ -126,6 +132,11 @@ pub enum Command {
         /// How many of the latest runs in the log keep their artifacts.
         #[arg(long, value_name = "N", default_value_t = 10)]
         keep_runs: usize,
+        /// Spare artifacts written less than this many minutes ago (writers to a shared
+        /// store hold no lock). Default: 60 in a shared store, 0 in artifacts/ (which `gc`
+        /// locks).
+        #[arg(long, value_name = "MINUTES")]
+        grace: Option<u64>,
     },
     /// The run history: one row per run, the params that differ between them as columns,
     /// headline metrics, time and commit.

@@ -105,7 +105,31 @@ pub enum Error {
     #[error("{failed} stage(s) failed: {names}")]
     StagesFailed { failed: usize, names: String },
     #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+/// A shared store (`--store URL`) that cannot be used. Every message names the URL as
+/// given, which never holds credentials (they come from the environment).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {url}: {why}")]
+    BadUrl { url: String, why: String },
+    #[error(
+        "store {url}: credentials do not belong in the URL; set them in the environment \
+         (S3: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY; README \"The shared store\")"
+    )]
+    CredentialsInUrl { url: String },
+    #[error("store {url}: cannot {op} {path}: {detail}")]
+    Request {
+        url: String,
+        op: &'static str,
+        path: String,
+        detail: String,
+    },
+    #[error("store {url}: {detail}")]
+    Local { url: String, detail: String },
 }
 
 impl From<ConfigError> for Error {
@@ -119,7 +143,8 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Config(_) | Error::Usage(_) => 2,
-            Error::StagesFailed { .. } | Error::Other(_) => 1,
+            Error::Store(StoreError::BadUrl { .. } | StoreError::CredentialsInUrl { .. }) => 2,
+            Error::StagesFailed { .. } | Error::Store(_) | Error::Other(_) => 1,
         }
     }
 }

@@ -95,8 +95,25 @@ pub enum Executed {
 /// its output is published there. No store lock is taken: publishing is an atomic rename
 /// and a writer that loses a race keeps the winner's artifact, so many `exec`s may share
 /// one store.
+///
+/// With a shared store behind `cache`, inputs are fetched from it and the output published
+/// to it: a node needs no shared filesystem. A job whose artifact is in artifacts/ but not
+/// in the shared store (its publish failed) is published, not recomputed.
 pub fn exec(kp: &KeyedPlan, cache: &Cache, root: &Path, job: &Job) -> Result<Executed> {
-    if cache.lookup(job.key.as_str()).is_ok() {
+    let key = job.key.as_str();
+    if let Some(remote) = cache.remote() {
+        // Asked first, so a store that is down is reported before any work.
+        let there = remote.contains(key)?;
+        if let Ok(a) = cache.lookup_local(key) {
+            if !there {
+                cache.publish(a, false)?;
+            }
+            return Ok(Executed::Cached);
+        }
+        if there && cache.lookup(key).is_ok() {
+            return Ok(Executed::Cached);
+        }
+    } else if cache.lookup(key).is_ok() {
         return Ok(Executed::Cached);
     }
     let start = Instant::now();

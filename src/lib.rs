@@ -21,6 +21,7 @@ pub mod outcome;
 pub mod progress;
 pub mod scheduler;
 pub mod stages;
+pub mod store;
 pub mod table;
 pub mod text;
 pub mod viz;

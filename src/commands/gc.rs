@@ -1,15 +1,23 @@
-//! `qa-pipe gc`: remove the artifacts nothing keeps. What is kept is decided by
-//! [`crate::history::keep_set`] (pipelines under pipelines/, the last N runs of the log,
-//! pinned runs), under the store lock, so a run in progress is never collected.
+//! `qa-pipe gc`: remove the artifacts nothing keeps, from artifacts/ and from the shared
+//! store, if one is named. What is kept is decided by [`crate::history::keep_set`]
+//! (pipelines under pipelines/, the last N runs of the log, pinned runs), under the store
+//! lock, so a run in progress is never collected; deleting the rest from any store is
+//! [`crate::store::sweep`].
 
+use std::collections::BTreeSet;
 use std::path::Path;
+use std::time::Duration;
 
 use crate::error::Result;
 use crate::history::{self, KeepRules, Reason, RunLog};
+use crate::store::sweep::{sweep, Swept};
 
 use super::Project;
 
-pub fn gc(project: &Project, dry_run: bool, keep_runs: usize) -> Result<()> {
+/// Minutes a shared store's artifacts are spared by default: far longer than any upload.
+const REMOTE_GRACE_MIN: u64 = 60;
+
+pub fn gc(project: &Project, dry_run: bool, keep_runs: usize, grace: Option<u64>) -> Result<()> {
     let project = project.without_sets();
     let cache = project.cache()?;
     // Decided and done under the lock: a `run` holds it from before it computes anything
@@ -17,58 +25,91 @@ pub fn gc(project: &Project, dry_run: bool, keep_runs: usize) -> Result<()> {
     let _lock = cache
         .lock(|holder| eprintln!("waiting: another qa-pipe is using artifacts/ ({holder})"))?;
     let keep = history::keep_set(&project, &cache, &KeepRules { keep_runs })?;
-    let mut freed = if dry_run { 0 } else { cache.clean_tmp() };
-    let mut removed = 0;
-    let now = history::now();
-    let mut rows = Vec::new();
-    for (key, bytes) in cache.list()? {
-        if keep.contains(&key) {
-            if project.verbose {
-                eprintln!("{:>8} {key} ({})", "keep", why(&keep.keys[&key]));
-            }
-            continue;
-        }
-        removed += 1;
-        freed += bytes;
-        if dry_run {
-            rows.push(row(&cache.object_dir(&key), &key, bytes, now));
-        } else {
-            cache.discard(&key)?;
-            if project.verbose {
-                eprintln!("{:>8} {key} ({bytes} bytes)", "removed");
+    let live: BTreeSet<String> = keep.keys.keys().cloned().collect();
+    if project.verbose {
+        for key in cache.present()? {
+            if let Some(r) = keep.keys.get(&key) {
+                eprintln!("{:>8} {key} ({})", "keep", why(r));
             }
         }
     }
-    if !dry_run {
-        let ids: std::collections::BTreeSet<&str> = keep.runs.iter().map(String::as_str).collect();
+    let tmp_freed = if dry_run { 0 } else { cache.clean_tmp() };
+    let minutes = |m: u64| Duration::from_secs(m * 60);
+    // Rows for --dry-run, read from the manifests before anything goes.
+    let now = history::now();
+    let local = sweep(&cache, &live, minutes(grace.unwrap_or(0)), dry_run)?;
+    report(&project, "artifacts/", &local, tmp_freed, dry_run);
+    if dry_run {
+        let rows: Vec<[String; 5]> = local
+            .removed
+            .iter()
+            .map(|(key, bytes)| row(&cache.object_dir(key), key, *bytes, now))
+            .collect();
+        print_rows(&rows);
+    } else {
+        let ids: BTreeSet<&str> = keep.runs.iter().map(String::as_str).collect();
         RunLog::new(cache.root()).prune_keys(&ids);
     }
-    let verb = if dry_run { "would free" } else { "freed" };
-    println!(
-        "{removed} artifacts unreferenced, {verb} {} ({freed} bytes)",
-        human(freed)
-    );
-    if !rows.is_empty() {
-        let w = |f: fn(&[String; 5]) -> &String| {
-            rows.iter().map(|r| f(r).chars().count()).max().unwrap_or(0)
-        };
-        let (ws, wp, wz) = (
-            w(|r| &r[0]).max(5),
-            w(|r| &r[1]).max(8),
-            w(|r| &r[2]).max(4),
-        );
-        println!(
-            "{:<ws$}  {:<wp$}  {:>wz$}  {:>10}  key",
-            "stage", "pipeline", "size", "age"
-        );
-        for r in &rows {
-            println!(
-                "{:<ws$}  {:<wp$}  {:>wz$}  {:>10}  {}",
-                r[0], r[1], r[2], r[3], r[4]
+    if let Some(remote) = cache.remote() {
+        let grace = grace.unwrap_or(REMOTE_GRACE_MIN);
+        let swept = sweep(remote, &live, minutes(grace), dry_run)?;
+        report(&project, remote.url(), &swept, 0, dry_run);
+        if swept.spared > 0 && !project.quiet {
+            eprintln!(
+                "{} unreferenced artifact(s) in {} are younger than {grace} min and stay (--grace)",
+                swept.spared,
+                remote.url()
             );
         }
     }
     Ok(())
+}
+
+fn report(project: &Project, place: &str, swept: &Swept, extra: u64, dry_run: bool) {
+    let freed = swept.freed + extra;
+    if project.verbose {
+        for (key, bytes) in &swept.removed {
+            eprintln!(
+                "{} {key} ({bytes} bytes)",
+                if dry_run { "would remove" } else { "removed" }
+            );
+        }
+    }
+    let verb = if dry_run { "would free" } else { "freed" };
+    let whence = if place == "artifacts/" {
+        String::new()
+    } else {
+        format!(" in {place}")
+    };
+    println!(
+        "{} artifacts unreferenced{whence}, {verb} {} ({freed} bytes)",
+        swept.removed.len(),
+        human(freed)
+    );
+}
+
+fn print_rows(rows: &[[String; 5]]) {
+    if rows.is_empty() {
+        return;
+    }
+    let w = |f: fn(&[String; 5]) -> &String| {
+        rows.iter().map(|r| f(r).chars().count()).max().unwrap_or(0)
+    };
+    let (ws, wp, wz) = (
+        w(|r| &r[0]).max(5),
+        w(|r| &r[1]).max(8),
+        w(|r| &r[2]).max(4),
+    );
+    println!(
+        "{:<ws$}  {:<wp$}  {:>wz$}  {:>10}  key",
+        "stage", "pipeline", "size", "age"
+    );
+    for r in rows {
+        println!(
+            "{:<ws$}  {:<wp$}  {:>wz$}  {:>10}  {}",
+            r[0], r[1], r[2], r[3], r[4]
+        );
+    }
 }
 
 fn why(r: &Reason) -> String {

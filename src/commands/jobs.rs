@@ -27,6 +27,8 @@ pub fn list(
     json: bool,
 ) -> Result<()> {
     let (kp, cache) = project.open(pipeline, vars)?;
+    // One listing of the shared store answers for every job, without downloading any.
+    cache.index_remote()?;
     let all = jobs::jobs(&kp);
     // One listing instead of a failed open per job: a big sweep is mostly not computed.
     let present = cache.present()?;
@@ -34,7 +36,9 @@ pub fn list(
         .iter()
         .map(|job| Row {
             job,
-            cached: present.contains(job.key.as_str()) && cache.lookup(job.key.as_str()).is_ok(),
+            cached: (present.contains(job.key.as_str())
+                && cache.lookup_local(job.key.as_str()).is_ok())
+                || cache.available_remotely(job.key.as_str()),
         })
         .filter(|r| !(todo && r.cached))
         .collect();

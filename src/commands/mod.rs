@@ -15,6 +15,7 @@ mod status;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use crate::cache::Cache;
 use crate::cli::{Cli, Command};
@@ -24,6 +25,7 @@ use crate::graph::{self, Plan};
 use crate::hash::{FileHashes, Material};
 use crate::keyed::KeyedPlan;
 use crate::progress::{Bars, Lines, Progress, Quiet};
+use crate::store::{self, Store};
 
 pub fn dispatch(cli: Cli) -> Result<()> {
     let root = match &cli.dir {
@@ -44,8 +46,21 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         quiet: cli.quiet,
         verbose: cli.verbose,
         sets,
+        store_flag: cli.store,
+        store: OnceLock::new(),
     };
-    match cli.command {
+    let result = command(&project, cli.command);
+    // What the shared store was asked, for `-v` (and the tests that count requests).
+    if project.verbose {
+        if let Some(Some(s)) = project.store.get() {
+            eprintln!("{}", s.stats());
+        }
+    }
+    result
+}
+
+fn command(project: &Project, command: Command) -> Result<()> {
+    match command {
         Command::Run {
             pipeline,
             only,
@@ -82,7 +97,11 @@ pub fn dispatch(cli: Cli) -> Result<()> {
             path,
             &vars,
         ),
-        Command::Gc { dry_run, keep_runs } => gc::gc(&project, dry_run, keep_runs),
+        Command::Gc {
+            dry_run,
+            keep_runs,
+            grace,
+        } => gc::gc(project, dry_run, keep_runs, grace),
         Command::Runs {
             pipeline,
             last,
@@ -122,6 +141,10 @@ pub struct Project {
     pub verbose: bool,
     /// `--set STAGE.PARAM=VALUE` overrides of this command, applied by [`Project::plan`].
     pub sets: Vec<String>,
+    /// `--store`, if given.
+    pub store_flag: Option<String>,
+    /// The shared store, opened once per process.
+    store: OnceLock<Option<Arc<dyn Store>>>,
 }
 
 /// The values a run was given, as the run log records them.
@@ -201,6 +224,8 @@ impl Project {
             quiet: self.quiet,
             verbose: self.verbose,
             sets: Vec::new(),
+            store_flag: self.store_flag.clone(),
+            store: self.store.clone(),
         }
     }
 
@@ -214,8 +239,19 @@ impl Project {
         Ok((kp, cache))
     }
 
+    /// The project's artifacts/, as the read-through cache of the shared store if one is
+    /// named (`--store`, or `store:` in qa-pipe.yaml).
     pub fn cache(&self) -> Result<Cache> {
-        Ok(Cache::open(&self.root.join("artifacts"))?)
+        Ok(Cache::open(&self.root.join("artifacts"))?.with_remote(self.store()?))
+    }
+
+    /// The shared store, if any.
+    pub fn store(&self) -> Result<Option<Arc<dyn Store>>> {
+        if let Some(s) = self.store.get() {
+            return Ok(s.clone());
+        }
+        let s = store::choose(self.store_flag.as_deref(), &self.root)?;
+        Ok(self.store.get_or_init(|| s).clone())
     }
 
     /// Every stage's and unit's key, input files hashed through the store's memory of them.

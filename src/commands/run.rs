@@ -54,6 +54,9 @@ pub fn run(
     if !dry_run {
         cache.clean_tmp();
     }
+    // One listing of the shared store: keys it lacks are then not asked for, and a store
+    // that is down is reported before anything is computed.
+    cache.index_remote()?;
     let kp = project.keyed(plan, &cache)?;
     let plan = &kp.plan;
     let prev = load_state(&cache, plan);
@@ -89,6 +92,22 @@ pub fn run(
     };
     let progress = project.progress();
     let results = scheduler::execute(&kp, &cache, &project.root, &opts, progress.as_ref())?;
+    if !dry_run {
+        // Artifacts reused from artifacts/ that the shared store lacks (computed while it was
+        // down, or before it was named) go there now.
+        let keys = kp
+            .stages
+            .iter()
+            .flat_map(|s| std::iter::once(&s.key).chain(s.units.iter().map(|u| &u.key)));
+        let pushed = cache.push_missing(keys.map(|k| k.as_str()))?;
+        if pushed > 0 && !project.quiet {
+            let url = cache.remote().map(|r| r.url()).unwrap_or_default();
+            eprintln!(
+                "{:>8} {pushed} artifact(s) from artifacts/ to {url}",
+                "pushed"
+            );
+        }
+    }
 
     if !dry_run {
         // Remember what each finished stage's key was made of; keep older entries for the rest.
