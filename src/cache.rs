@@ -463,7 +463,7 @@ impl Cache {
             }
             Ok(Published::Theirs(winner)) => {
                 self.note_published(art.key());
-                Ok(winner)
+                Ok(*winner)
             }
             Err(e) => Err(anyhow::anyhow!(
                 "{e}\n(the artifact is kept in {}; the next run with this store publishes it)",

@@ -70,16 +70,14 @@ fn command(project: &Project, command: Command) -> Result<()> {
             vars,
             json,
             ..
-        } => run::run(
-            &project, pipeline, &only, &force, dry_run, jobs, &vars, json,
-        ),
+        } => run::run(project, pipeline, &only, &force, dry_run, jobs, &vars, json),
         Command::Status {
             pipeline,
             vars,
             json,
             ..
-        } => status::status(&project, pipeline, &vars, json),
-        Command::Dag { pipeline, format } => dag::dag(&project, pipeline, format),
+        } => status::status(project, pipeline, &vars, json),
+        Command::Dag { pipeline, format } => dag::dag(project, pipeline, format),
         Command::Show {
             stage,
             pipeline,
@@ -89,7 +87,7 @@ fn command(project: &Project, command: Command) -> Result<()> {
             vars,
             ..
         } => show::show(
-            &project,
+            project,
             pipeline,
             &stage,
             table.as_deref(),
@@ -107,31 +105,31 @@ fn command(project: &Project, command: Command) -> Result<()> {
             last,
             all,
             json,
-        } => runs::runs(&project, pipeline.as_deref(), last, all, json),
+        } => runs::runs(project, pipeline.as_deref(), last, all, json),
         Command::Diff {
             run_a,
             run_b,
             pipeline,
             json,
-        } => diff::diff(&project, run_a, run_b, pipeline, json),
+        } => diff::diff(project, run_a, run_b, pipeline, json),
         Command::Report { compare, output } => {
-            compare::compare(&project, &compare[0], &compare[1], output)
+            compare::compare(project, &compare[0], &compare[1], output)
         }
-        Command::Pin { run, name } => pin::pin(&project, &run, name),
-        Command::Unpin { run } => pin::unpin(&project, &run),
+        Command::Pin { run, name } => pin::pin(project, &run, name),
+        Command::Unpin { run } => pin::unpin(project, &run),
         Command::Jobs {
             pipeline,
             vars,
             todo,
             json,
             ..
-        } => jobs::list(&project, pipeline, &vars, todo, json),
+        } => jobs::list(project, pipeline, &vars, todo, json),
         Command::Exec {
             key,
             pipeline,
             vars,
             ..
-        } => jobs::exec(&project, pipeline, &vars, &key),
+        } => jobs::exec(project, pipeline, &vars, &key),
     }
 }
 

@@ -372,7 +372,8 @@ impl Stage for Sweep {
                 })
                 .collect()
         };
-        let metrics: [(&str, fn(&RunRow) -> Option<f64>); 4] = [
+        type Get = fn(&RunRow) -> Option<f64>;
+        let metrics: [(&str, Get); 4] = [
             (curves::TEST_ACC, |r| r.test_acc),
             (curves::TEST_MSE, |r| r.test_mse),
             (curves::TRAIN_ACC, |r| r.train_acc),

@@ -98,7 +98,7 @@ impl Store for Cache {
         local
             .import(artifact.key(), &text, &files, true)
             .map_err(|e| local.local_err(format!("{e:#}")))?
-            .map(Published::Theirs)
+            .map(|a| Published::Theirs(Box::new(a)))
             .map_err(|m| local.local_err(m))
     }
 

@@ -38,7 +38,7 @@ pub enum Published {
     Ours,
     /// Another writer published first; its artifact, now in the local store, is the one
     /// to use.
-    Theirs(Artifact),
+    Theirs(Box<Artifact>),
 }
 
 /// A store of artifacts by key. Publishing is all-or-nothing for readers: an artifact is

@@ -417,7 +417,7 @@ impl Store for Remote {
                 return Ok(Published::Ours);
             }
             match self.fetch_manifest(key, &theirs, local, true)? {
-                Ok(winner) => return Ok(Published::Theirs(winner)),
+                Ok(winner) => return Ok(Published::Theirs(Box::new(winner))),
                 // The artifact there does not verify (a file lost or damaged): this one,
                 // which does, takes its place.
                 Err(Miss::Corrupt(_)) => self.rt.block_on(self.delete_object(&m))?,
@@ -497,6 +497,7 @@ mod tests {
             kind: "k".into(),
             version: 1,
             stage: "s".into(),
+            pipeline: String::new(),
             unit: None,
             params: serde_json::Value::Null,
             inputs: BTreeMap::new(),

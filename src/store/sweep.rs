@@ -62,6 +62,7 @@ mod tests {
             kind: "k".into(),
             version: 1,
             stage: "s".into(),
+            pipeline: String::new(),
             unit: None,
             params: serde_json::Value::Null,
             inputs: BTreeMap::new(),
