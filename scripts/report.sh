@@ -11,4 +11,5 @@ cd "$(dirname "$0")/.."
 
 scripts/setup-models.sh
 cargo build --release --locked
-exec target/release/qa-pipe run pipelines/report.yaml "$@"
+# Where cargo put it: target/, or $CARGO_TARGET_DIR when one is set.
+exec "${CARGO_TARGET_DIR:-target}/release/qa-pipe" run pipelines/report.yaml "$@"

@@ -251,6 +251,28 @@ fn models_section(
 ) -> Option<Section> {
     let mut rows = Vec::new();
     for (k, m) in manifests {
+        // A model folder the stage hashed into its key (e5: `model.onnx` and its tokenizer):
+        // named with the hashes the key was made of, no file read again.
+        let onnx = m.files.keys().find_map(|f| f.strip_suffix("/model.onnx"));
+        if let Some(dir) = onnx {
+            let mut all = blake3::Hasher::new();
+            let mut listed = Vec::new();
+            for (f, hex) in m.files.range(format!("{dir}/")..) {
+                let Some(name) = f.strip_prefix(&format!("{dir}/")) else {
+                    break;
+                };
+                all.update(format!("{name}\0{hex}\n").as_bytes());
+                listed.push(format!("{name} ({})", &hex[..hex.len().min(16)]));
+            }
+            rows.push(vec![
+                names.get(k).cloned().unwrap_or_else(|| m.stage.clone()),
+                m.kind.clone(),
+                dir.to_string(),
+                listed.join(", "),
+                all.finalize().to_hex().to_string(),
+            ]);
+            continue;
+        }
         let Some(model) = m.params.get("model").and_then(|v| v.as_str()) else {
             continue;
         };
@@ -655,9 +677,8 @@ impl Stage for ReportStage {
                 },
             );
         }
-        let mut front: Vec<Section> = models_section(cx.root, &manifests, &names)
-            .into_iter()
-            .collect();
+        // The claims open the report; the model used sits after the evidence.
+        let mut front: Vec<Section> = Vec::new();
         for a in cx.input_all("claims") {
             let b = a.table(claims_table::CLAIMS)?;
             let rows = claims_table::from_batch(&b, &format!("stage `{}`", names[a.key()]))?;
@@ -666,6 +687,7 @@ impl Stage for ReportStage {
         front.extend(accuracy_section(&evidence, &labels));
         front.extend(paired_section(&evidence, &labels));
         front.extend(defect_section(&evidence, &labels));
+        front.extend(models_section(cx.root, &manifests, &names));
         sections.splice(0..0, front);
         if let Some(t) = self.tsne_table(tsne, &names)? {
             sections.push(Section {
