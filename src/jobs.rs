@@ -127,6 +127,18 @@ pub fn exec(kp: &KeyedPlan, cache: &Cache, root: &Path, job: &Job) -> Result<Exe
             )
         })
     };
+    if cache.remote().is_some() && job.unit_index.is_none() {
+        // A stage may read its lineage's manifests next to its inputs (the report's
+        // provenance does): on a shared filesystem they are all in artifacts/, on a node
+        // without one its ancestors are fetched first. (Whole artifacts: a manifest-only
+        // fetch would be cheaper.)
+        let mut ancestors = vec![false; kp.plan.nodes.len()];
+        kp.plan.with_ancestors(i, &mut ancestors);
+        for (u, _) in ancestors.iter().enumerate().filter(|(u, &a)| a && *u != i) {
+            let what = format!("stage `{}`, upstream of `{}`", kp.node(u).name, node.name);
+            fetch(kp.key(u), &what)?;
+        }
+    }
     let mut inputs = Inputs::new();
     for (role, ups) in &node.inputs {
         let arts = ups

@@ -538,7 +538,8 @@ fn s3_gc_removes_unreferenced_artifacts_after_the_grace_period() {
     let live = keys_referenced(&a);
     let published = bucket_keys(&s3, "gc");
     assert_eq!(published, all_keys_with(&all_keys, &keys(&a.p)));
-    let r = a.run(&["gc"]).ok();
+    // `--keep-runs 0`: the run log would otherwise keep the first run's artifacts.
+    let r = a.run(&["gc", "--keep-runs", "0"]).ok();
     assert!(r.stderr.contains("younger than 60 min"), "{}", r.stderr);
     assert_eq!(
         bucket_keys(&s3, "gc"),
@@ -550,7 +551,7 @@ fn s3_gc_removes_unreferenced_artifacts_after_the_grace_period() {
         live,
         "artifacts/ (grace 0) keeps only what is referenced"
     );
-    let r = a.run(&["gc", "--grace", "0"]).ok();
+    let r = a.run(&["gc", "--grace", "0", "--keep-runs", "0"]).ok();
     assert!(r.stdout.contains("in s3://qa-pipe/gc"), "{}", r.stdout);
     assert_eq!(bucket_keys(&s3, "gc"), live);
     let dropped: Vec<&String> = all_keys.iter().filter(|k| !live.contains(k)).collect();
