@@ -2,7 +2,7 @@
 //! manifest; written to a temporary name and renamed into place, verified before it is used.
 //! With a shared store behind it ([`crate::store`]) it is that store's read-through cache.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -90,6 +90,26 @@ pub struct Meta {
     /// Replace a valid artifact already stored under the key (`run --force`) instead of
     /// keeping it.
     pub replace: bool,
+}
+
+#[cfg(test)]
+impl Meta {
+    /// A minimal meta for the store's own tests: kind `k`, stage `s`, nothing else.
+    pub(crate) fn for_test(key: &str) -> Meta {
+        Meta {
+            key: key.into(),
+            kind: "k".into(),
+            version: 1,
+            stage: "s".into(),
+            pipeline: String::new(),
+            unit: None,
+            params: serde_json::Value::Null,
+            inputs: BTreeMap::new(),
+            files: BTreeMap::new(),
+            duration_s: 0.0,
+            replace: false,
+        }
+    }
 }
 
 /// A verified artifact in the store.
@@ -252,13 +272,10 @@ impl Cache {
     }
 
     /// Whether `key` has an artifact here, or in the remote's listing (without fetching it).
-    pub fn available(&self, key: &str) -> bool {
-        self.lookup_local(key).is_ok() || self.indexed(key) == Some(true)
-    }
-
-    /// Whether the remote's listing has `key` (false without a remote or its listing).
-    pub fn available_remotely(&self, key: &str) -> bool {
-        self.indexed(key) == Some(true)
+    /// `present` is one listing of the local store ([`Cache::present`]): for asking about
+    /// many keys, most of them absent, without a failed open per key.
+    pub fn available(&self, key: &str, present: &HashSet<String>) -> bool {
+        (present.contains(key) && self.lookup_local(key).is_ok()) || self.indexed(key) == Some(true)
     }
 
     /// Whether the remote's listing has `key` (`None`: not listed).
@@ -712,10 +729,10 @@ impl Cache {
 
     /// The keys that have a directory in the store (complete or not: [`Cache::lookup`]
     /// decides), from one listing: for asking about many keys of which most are absent.
-    pub fn present(&self) -> Result<std::collections::HashSet<String>> {
+    pub fn present(&self) -> Result<HashSet<String>> {
         let objects = self.root.join("objects");
         let ctx = || format!("listing {}", objects.display());
-        let mut out = std::collections::HashSet::new();
+        let mut out = HashSet::new();
         for e in fs::read_dir(&objects).with_context(ctx)? {
             out.insert(
                 e.with_context(ctx)?
@@ -893,17 +910,8 @@ mod tests {
 
     fn meta(key: &str, replace: bool) -> Meta {
         Meta {
-            key: key.into(),
-            kind: "k".into(),
-            version: 1,
-            stage: "s".into(),
-            pipeline: String::new(),
-            unit: None,
-            params: serde_json::Value::Null,
-            inputs: BTreeMap::new(),
-            files: BTreeMap::new(),
-            duration_s: 0.0,
             replace,
+            ..Meta::for_test(key)
         }
     }
 

@@ -36,9 +36,7 @@ pub fn list(
         .iter()
         .map(|job| Row {
             job,
-            cached: (present.contains(job.key.as_str())
-                && cache.lookup_local(job.key.as_str()).is_ok())
-                || cache.available_remotely(job.key.as_str()),
+            cached: cache.available(job.key.as_str(), &present),
         })
         .filter(|r| !(todo && r.cached))
         .collect();

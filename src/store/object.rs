@@ -492,19 +492,7 @@ mod tests {
     use crate::cache::{Meta, Output};
 
     fn meta(key: &str) -> Meta {
-        Meta {
-            key: key.into(),
-            kind: "k".into(),
-            version: 1,
-            stage: "s".into(),
-            pipeline: String::new(),
-            unit: None,
-            params: serde_json::Value::Null,
-            inputs: BTreeMap::new(),
-            files: BTreeMap::new(),
-            duration_s: 0.0,
-            replace: false,
-        }
+        Meta::for_test(key)
     }
 
     fn got(r: &Remote) -> u64 {

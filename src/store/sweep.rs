@@ -54,22 +54,9 @@ pub fn sweep(
 mod tests {
     use super::*;
     use crate::cache::{Cache, Meta, Output};
-    use std::collections::BTreeMap;
 
     fn meta(key: &str) -> Meta {
-        Meta {
-            key: key.into(),
-            kind: "k".into(),
-            version: 1,
-            stage: "s".into(),
-            pipeline: String::new(),
-            unit: None,
-            params: serde_json::Value::Null,
-            inputs: BTreeMap::new(),
-            files: BTreeMap::new(),
-            duration_s: 0.0,
-            replace: false,
-        }
+        Meta::for_test(key)
     }
 
     /// The same keep set and grace on the local directory and on an object store (its
