@@ -244,7 +244,7 @@ impl Cache {
         }
         Ok(Cache {
             root: root.to_path_buf(),
-            verified: Mutex::new(FileHashes::load(&root.join("state").join("verified.json"))),
+            verified: Mutex::new(FileHashes::load(&root.join("state").join("verified.memo"))),
             remote: None,
             index: Mutex::new(None),
             fetching: Mutex::new(BTreeMap::new()),
@@ -387,7 +387,7 @@ impl Cache {
     fn open_with_racy_window(root: &Path, window: std::time::Duration) -> Cache {
         let cache = Cache::open(root).unwrap();
         *cache.verified() =
-            FileHashes::load(&root.join("state").join("verified.json")).with_racy_window(window);
+            FileHashes::load(&root.join("state").join("verified.memo")).with_racy_window(window);
         cache
     }
 

@@ -204,7 +204,7 @@ impl std::io::Write for HashWriter<'_> {
 }
 
 /// What a file looked like when its content was hashed.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct Seen {
     size: u64,
     mtime_ns: i128,
@@ -252,7 +252,12 @@ pub fn now_ns() -> i128 {
 }
 
 /// Content hashes of files, remembered between runs by what their stat looked like: input
-/// files in artifacts/state/files.json, verified artifact tables in state/verified.json.
+/// files in artifacts/state/files.memo, verified artifact tables in state/verified.memo.
+///
+/// The file is read by every run and holds an entry per table of the store, so it is one
+/// line per file, `size mtime_ns ctime_ns inode dev hashed_ns blake3 path`, after a header
+/// naming the format: a tenth of JSON's parse time. A file that does not parse (another
+/// format, a torn write) is an empty memory: everything is hashed again, nothing trusted.
 pub struct FileHashes {
     path: PathBuf,
     /// A hash map: a store of 10,000 stages asks it 30,000 times per run.
@@ -265,7 +270,7 @@ impl FileHashes {
     pub fn load(path: &Path) -> FileHashes {
         let seen = fs::read_to_string(path)
             .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
+            .and_then(|t| parse_memo(&t))
             .unwrap_or_default();
         FileHashes {
             path: path.to_path_buf(),
@@ -313,19 +318,78 @@ impl FileHashes {
             hashed_ns,
             blake3,
         };
-        self.seen.insert(file.to_string_lossy().into_owned(), seen);
-        self.dirty = true;
+        let name = file.to_string_lossy();
+        // A name the line format cannot hold is hashed again each time instead.
+        if !name.contains(['\n', '\r']) {
+            self.seen.insert(name.into_owned(), seen);
+            self.dirty = true;
+        }
     }
 
     /// Saves only when something was hashed; a lost race or a store that cannot be written
     /// just means rehashing next time (`write_atomic` leaves no temporary file behind).
     pub fn save(&self) {
         if self.dirty {
-            if let Ok(text) = serde_json::to_string(&self.seen) {
-                let _ = write_atomic(&self.path, text.as_bytes());
-            }
+            let _ = write_atomic(&self.path, memo_text(&self.seen).as_bytes());
         }
     }
+}
+
+const MEMO_HEADER: &str = "qa-pipe file hashes 1";
+
+fn memo_text(seen: &std::collections::HashMap<String, Seen>) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(64 + seen.len() * 200);
+    out.push_str(MEMO_HEADER);
+    out.push('\n');
+    // Sorted, so the same memory is the same bytes.
+    let mut names: Vec<&String> = seen.keys().collect();
+    names.sort_unstable();
+    for name in names {
+        let s = &seen[name];
+        let _ = writeln!(
+            out,
+            "{} {} {} {} {} {} {} {name}",
+            s.size, s.mtime_ns, s.ctime_ns, s.inode, s.dev, s.hashed_ns, s.blake3
+        );
+    }
+    out
+}
+
+/// The entries of a memo file; `None` when it is not one (all or nothing: a torn file
+/// would otherwise drop entries silently, which is safe, but a wrong header is a format
+/// this version does not know).
+fn parse_memo(text: &str) -> Option<std::collections::HashMap<String, Seen>> {
+    let mut lines = text.lines();
+    if lines.next()? != MEMO_HEADER {
+        return None;
+    }
+    let mut seen = std::collections::HashMap::new();
+    for line in lines {
+        let mut f = line.splitn(8, ' ');
+        let mut next = || f.next();
+        let size = next()?.parse().ok()?;
+        let mtime_ns = next()?.parse().ok()?;
+        let ctime_ns = next()?.parse().ok()?;
+        let inode = next()?.parse().ok()?;
+        let dev = next()?.parse().ok()?;
+        let hashed_ns = next()?.parse().ok()?;
+        let blake3 = next()?.to_string();
+        let name = next()?.to_string();
+        seen.insert(
+            name,
+            Seen {
+                size,
+                mtime_ns,
+                ctime_ns,
+                inode,
+                dev,
+                hashed_ns,
+                blake3,
+            },
+        );
+    }
+    Some(seen)
 }
 
 #[cfg(test)]
@@ -375,7 +439,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("x.csv");
         fs::write(&f, "a,b\n").unwrap();
-        let mut h = FileHashes::load(&dir.path().join("files.json"));
+        let mut h = FileHashes::load(&dir.path().join("files.memo"));
         let first = h.hash(&f).unwrap();
         let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
         fs::File::options()
@@ -409,7 +473,7 @@ mod tests {
         set_mtime(&f, old);
         // Window 0: this entry is not racy, so only the recorded fields can catch the edit.
         let mut h =
-            FileHashes::load(&dir.path().join("files.json")).with_racy_window(Duration::ZERO);
+            FileHashes::load(&dir.path().join("files.memo")).with_racy_window(Duration::ZERO);
         let first = h.hash(&f).unwrap();
         assert_eq!(h.hash(&f).unwrap(), first);
         // Past the kernel's timestamp tick, so the new ctime differs from the recorded one.
@@ -427,7 +491,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("x.csv");
         fs::write(&f, "a,b\n").unwrap();
-        let mut h = FileHashes::load(&dir.path().join("files.json"));
+        let mut h = FileHashes::load(&dir.path().join("files.memo"));
         let real = h.hash(&f).unwrap();
         let id = f.to_string_lossy().into_owned();
         assert!(h.seen[&id].racy(h.racy_window_ns), "{:?}", h.seen[&id]);
@@ -445,10 +509,11 @@ mod tests {
     #[test]
     fn remembered_hashes_survive_a_save_and_load() {
         let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("x.csv");
+        // A name with spaces: the path is the rest of its line.
+        let f = dir.path().join("my data x.csv");
         fs::write(&f, "a,b\n").unwrap();
         set_mtime(&f, std::time::SystemTime::now() - Duration::from_secs(3600));
-        let state = dir.path().join("files.json");
+        let state = dir.path().join("files.memo");
         let mut h = FileHashes::load(&state).with_racy_window(Duration::ZERO);
         let first = h.hash(&f).unwrap();
         h.save();
@@ -456,5 +521,8 @@ mod tests {
         assert_eq!(again.seen, h.seen);
         assert_eq!(again.hash(&f).unwrap(), first);
         assert!(!again.dirty, "a trusted entry is not rewritten");
+        // A memory in another format (the JSON of earlier versions) is no memory.
+        fs::write(&state, "{\"x\": 1}").unwrap();
+        assert!(FileHashes::load(&state).seen.is_empty());
     }
 }

@@ -39,13 +39,21 @@ pub struct Options {
     pub dry_run: bool,
 }
 
+/// What a run of the plan gives back, per plan node: how each stage ended, and the verified
+/// artifact of each that finished (`None` for the rest). Callers read the artifacts from
+/// here rather than looking every stage up again.
+pub struct Executed {
+    pub results: Vec<StageResult>,
+    pub artifacts: Vec<Option<Arc<Artifact>>>,
+}
+
 pub fn execute(
     kp: &KeyedPlan,
     cache: &Cache,
     root: &Path,
     opts: &Options,
     progress: &dyn Progress,
-) -> Result<Vec<StageResult>> {
+) -> Result<Executed> {
     let plan = &kp.plan;
     let n = plan.nodes.len();
     let selected = |i: usize| opts.modes[i] != Mode::Skip;
@@ -53,17 +61,24 @@ pub fn execute(
         .map(|i| (!selected(i)).then(|| result(kp, i, Status::NotSelected, 0.0)))
         .collect();
     if opts.dry_run {
+        let mut artifacts = vec![None; n];
         for &i in &plan.order {
             if selected(i) {
                 let status = match (opts.modes[i], cache.lookup(kp.key(i).as_str())) {
                     (Mode::Force, _) => Status::WouldRun("forced".into()),
-                    (_, Ok(_)) => Status::Cached,
+                    (_, Ok(a)) => {
+                        artifacts[i] = Some(Arc::new(a));
+                        Status::Cached
+                    }
                     (_, Err(miss)) => Status::WouldRun(miss.to_string()),
                 };
                 results[i] = Some(result(kp, i, status, 0.0));
             }
         }
-        return Ok(results.into_iter().map(|r| r.expect("all set")).collect());
+        return Ok(Executed {
+            results: results.into_iter().map(|r| r.expect("all set")).collect(),
+            artifacts,
+        });
     }
 
     let mut waiting: Vec<usize> = (0..n).map(|i| kp.upstream(i).len()).collect();
@@ -126,11 +141,14 @@ pub fn execute(
         }
     });
     let state = shared.0.into_inner().expect("scheduler state");
-    Ok(state
-        .results
-        .into_iter()
-        .map(|r| r.expect("every stage has a result"))
-        .collect())
+    Ok(Executed {
+        results: state
+            .results
+            .into_iter()
+            .map(|r| r.expect("every stage has a result"))
+            .collect(),
+        artifacts: state.artifacts,
+    })
 }
 
 /// For each stage, the number of stages on the longest path from it to a stage nothing

@@ -351,8 +351,29 @@ fn diff_names_exactly_the_param_that_changed_and_the_metrics_that_moved() {
         .map(|m| m["metric"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(moved, expected);
+    // evaluate's accuracies come with the interval of their change, paired over the test
+    // questions both runs evaluated.
+    let accuracies: Vec<&Value> = d["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["metric"].as_str().unwrap().starts_with("eval:accuracy["))
+        .collect();
+    assert_eq!(accuracies.len(), 2, "{d}");
+    for m in accuracies {
+        let delta = m["delta"].as_f64().unwrap();
+        let (lo, hi) = (
+            m["delta_interval"][0].as_f64().unwrap(),
+            m["delta_interval"][1].as_f64().unwrap(),
+        );
+        assert!(lo <= delta + 1e-12 && delta <= hi + 1e-12, "{m}");
+        assert!(m["paired_questions"].as_u64().unwrap() >= 3, "{m}");
+    }
     let text = p.run(&["diff", "-p", "pipelines/h.yaml"]).ok().stdout;
     assert!(text.contains("train.epochs  2 -> 6"), "{text}");
+    if moved.iter().any(|m| m.starts_with("eval:accuracy[")) {
+        assert!(text.contains("paired over"), "{text}");
+    }
     for m in &moved {
         assert!(text.contains(m.as_str()), "{m} missing:\n{text}");
     }

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use crate::cache::Cache;
 use crate::error::{Error, Result};
-use crate::headline::fmt_number;
 use crate::history::compare::{self, show_value, Diff};
 use crate::history::{utc, RunLog, RunRecord};
 use crate::stages::columns::Named;
@@ -103,15 +102,8 @@ pub fn build(a: &RunRecord, b: &RunRecord, d: &Diff, cache: &Cache) -> Result<Re
         columns: ["", "param", "A", "B"].map(String::from).to_vec(),
         rows: changes,
     };
-    let show = |v: Option<f64>, i: Option<(f64, f64)>| match (v, i) {
-        (None, _) => "-".to_string(),
-        (Some(v), None) => fmt_number(v),
-        (Some(v), Some((lo, hi))) => {
-            format!("{} [{}, {}]", fmt_number(v), fmt_number(lo), fmt_number(hi))
-        }
-    };
     let metrics = Table {
-        caption: "Headline metrics (95% intervals where the stage gives them; Δ = B − A)".into(),
+        caption: "Headline metrics (95% intervals where the stage gives them; Δ = B − A, with its 95% interval paired over the test questions both runs evaluated where the stage can pair them)".into(),
         columns: ["metric", "A", "B", "Δ"].map(String::from).to_vec(),
         rows: d
             .metrics
@@ -119,11 +111,9 @@ pub fn build(a: &RunRecord, b: &RunRecord, d: &Diff, cache: &Cache) -> Result<Re
             .map(|m| {
                 vec![
                     m.metric.clone(),
-                    show(m.a, m.a_interval),
-                    show(m.b, m.b_interval),
-                    m.delta
-                        .map(|x| format!("{}{}", if x >= 0.0 { "+" } else { "" }, fmt_number(x)))
-                        .unwrap_or_else(|| "-".into()),
+                    m.cell_a(),
+                    m.cell_b(),
+                    m.cell_delta(),
                 ]
             })
             .collect(),

@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::headline::fmt_number;
 use crate::history::compare::{self, show_value, Diff};
 use crate::history::{refs, utc, Pins, RunLog, RunRecord};
 
@@ -143,23 +142,16 @@ pub fn text(a: &RunRecord, b: &RunRecord, d: &Diff) -> String {
             .map(|m| m.metric.chars().count())
             .max()
             .unwrap_or(0);
-        let show = |v: Option<f64>, i: Option<(f64, f64)>| match (v, i) {
-            (None, _) => "-".to_string(),
-            (Some(v), None) => fmt_number(v),
-            (Some(v), Some((lo, hi))) => {
-                format!("{} [{}, {}]", fmt_number(v), fmt_number(lo), fmt_number(hi))
-            }
-        };
         for m in &moved {
-            let delta = m
-                .delta
-                .map(|d| format!("  {}{}", if d >= 0.0 { "+" } else { "" }, fmt_number(d)))
-                .unwrap_or_default();
+            let delta = match m.delta {
+                Some(_) => format!("  {}", m.cell_delta()),
+                None => String::new(),
+            };
             s.push_str(&format!(
                 "  {:<w$}  {} -> {}{delta}\n",
                 m.metric,
-                show(m.a, m.a_interval),
-                show(m.b, m.b_interval)
+                m.cell_a(),
+                m.cell_b()
             ));
         }
     }

@@ -254,7 +254,7 @@ impl Project {
 
     /// Every stage's and unit's key, input files hashed through the store's memory of them.
     pub fn keyed(&self, plan: Plan, cache: &Cache) -> Result<KeyedPlan> {
-        let mut hashes = FileHashes::load(&cache.state_path("files"));
+        let mut hashes = FileHashes::load(&cache.root().join("state").join("files.memo"));
         let kp = KeyedPlan::new(plan, &mut hashes, &self.root)?;
         hashes.save();
         Ok(kp)

@@ -3,8 +3,9 @@
 //! pipeline at a stable path.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::cache::{Artifact, Cache, Manifest};
+use crate::cache::{Artifact, Cache};
 use crate::graph::Plan;
 use crate::headline::{self, StageMetric};
 use crate::history::{RunLog, RunRecord};
@@ -13,43 +14,32 @@ use crate::outcome::{StageResult, Status};
 
 use super::{Project, Values};
 
-/// The headline metrics of every stage that finished (in plan order). The artifacts were
-/// verified by this run moments ago, so only their manifests are read again; a stage whose
-/// metrics cannot be read is left out with a warning (`-v`), never failing the run.
+/// The headline metrics of every stage that finished (in plan order), from the artifacts
+/// the run verified (`artifacts`, per plan node, as the scheduler returns them); a stage
+/// whose metrics cannot be read is left out with a warning (`-v`), never failing the run.
 pub fn headline(
     kp: &KeyedPlan,
-    cache: &Cache,
-    results: &[StageResult],
+    artifacts: &[Option<Arc<Artifact>>],
     project: &Project,
 ) -> Vec<StageMetric> {
     let mut out = Vec::new();
     for &i in &kp.plan.order {
-        let r = &results[i];
-        if !matches!(r.status, Status::Ran | Status::Cached) {
-            continue;
-        }
-        let Some(artifact) = read_artifact(cache, kp.key(i).as_str()) else {
+        let Some(artifact) = &artifacts[i] else {
             continue;
         };
-        match kp.node(i).stage.headline(&artifact) {
+        let stage = &kp.node(i).name;
+        match kp.node(i).stage.headline(artifact) {
             Ok(ms) => out.extend(headline::finite(ms).into_iter().map(|metric| StageMetric {
-                stage: r.stage.clone(),
+                stage: stage.clone(),
                 metric,
             })),
             Err(e) if project.verbose => {
-                eprintln!("{:>8} {}: no headline metrics: {e:#}", "warning", r.stage)
+                eprintln!("{:>8} {stage}: no headline metrics: {e:#}", "warning")
             }
             Err(_) => {}
         }
     }
     out
-}
-
-fn read_artifact(cache: &Cache, key: &str) -> Option<Artifact> {
-    let dir = cache.object_dir(key);
-    let text = std::fs::read(dir.join("manifest.json")).ok()?;
-    let manifest: Manifest = serde_json::from_slice(&text).ok()?;
-    Some(Artifact { dir, manifest })
 }
 
 /// Appends this run to the log (while the run still holds the store lock, so `gc` sees it
@@ -85,7 +75,10 @@ pub fn append(
         .filter(|(_, r)| r.status != Status::NotSelected)
         .flat_map(|(s, _)| s.units.iter().map(|u| u.key.to_string()))
         .collect();
-    match RunLog::new(cache.root()).append(&record, &units) {
+    let computed = results
+        .iter()
+        .any(|r| r.units_run > 0 || r.status == Status::Ran);
+    match RunLog::new(cache.root()).append(&record, &units, computed) {
         Ok(()) => Some(record.id),
         Err(e) => {
             if !project.quiet {

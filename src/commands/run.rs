@@ -1,11 +1,14 @@
 //! `qa-pipe run`: compute what is stale, reuse the rest, record what each key was made of.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::cache::Artifact;
 use crate::error::{Error, Result};
 use crate::explain;
 use crate::fileio::write_atomic;
-use crate::outcome::{StageResult, Status};
+use crate::hash::Material;
+use crate::outcome::Status;
 use crate::scheduler::{self, Mode, Options};
 
 use super::{load_state, stage_index, Project};
@@ -59,8 +62,11 @@ pub fn run(
     cache.index_remote()?;
     let kp = project.keyed(plan, &cache)?;
     let plan = &kp.plan;
-    let prev = load_state(&cache, plan);
+    // What `status` remembers of each stage; read now only to explain (`-v`), else at the
+    // end, and only when this run changed it.
+    let mut prev = None;
     if project.verbose && !project.quiet {
+        let prev = prev.insert(load_state(&cache, plan));
         for &i in &plan.order {
             if modes[i] != Mode::Skip {
                 if let Err(miss) = cache.lookup(kp.key(i).as_str()) {
@@ -91,7 +97,8 @@ pub fn run(
         dry_run,
     };
     let progress = project.progress();
-    let results = scheduler::execute(&kp, &cache, &project.root, &opts, progress.as_ref())?;
+    let executed = scheduler::execute(&kp, &cache, &project.root, &opts, progress.as_ref())?;
+    let results = &executed.results;
     if !dry_run {
         // Artifacts reused from artifacts/ that the shared store lacks (computed while it was
         // down, or before it was named) go there now.
@@ -110,37 +117,15 @@ pub fn run(
     }
 
     if !dry_run {
-        // Remember what each finished stage's key was made of; keep older entries for the rest.
-        let mut state = prev;
-        let mut changed = false;
-        for (r, s) in results.iter().zip(&kp.stages) {
-            if matches!(r.status, Status::Cached | Status::Ran)
-                && state.get(&r.stage) != Some(&s.material)
-            {
-                state.insert(r.stage.clone(), s.material.clone());
-                changed = true;
-            }
-        }
-        // Only `status` reads this: a store that cannot take it (read-only, full) must not
-        // fail a run whose results are all there. A rerun that changed nothing leaves it be.
-        let text = serde_json::to_vec_pretty(&state).map_err(anyhow::Error::from)?;
-        let write = || write_atomic(&cache.state_path(&plan.name), &text);
-        if let Err(e) = if changed { write() } else { Ok(()) } {
-            if !project.quiet {
-                eprintln!(
-                    "{:>8} could not record this run for `status`: {e}",
-                    "warning"
-                );
-            }
-        }
+        remember_materials(project, &cache, &kp, results, prev);
     }
 
-    let metrics = super::record::headline(&kp, &cache, &results, project);
+    let metrics = super::record::headline(&kp, &executed.artifacts, project);
     let run_id = if dry_run {
         None
     } else {
         super::record::append(
-            project, &kp, &cache, &path, values, &results, &metrics, started,
+            project, &kp, &cache, &path, values, results, &metrics, started,
         )
     };
 
@@ -150,7 +135,7 @@ pub fn run(
             eprintln!("{}", crate::progress::line(&r.stage, &r.status, 0.0, 0, 0));
         }
     }
-    for r in &results {
+    for r in results {
         for note in &r.notes {
             if !project.quiet && matches!(r.status, Status::Ran) {
                 eprintln!("{:>8} {}: {note}", "note", r.stage);
@@ -191,8 +176,8 @@ pub fn run(
     }
     // The report's path is what a quiet run is for: `-q` keeps it.
     if !json && !dry_run {
-        for r in &results {
-            if let Some(report) = report_path(project, &cache, r) {
+        for (r, art) in results.iter().zip(&executed.artifacts) {
+            if let Some(report) = report_path(project, art.as_deref()) {
                 let shown = super::record::latest_report(project, &cache, plan, r, &report)
                     .unwrap_or(report);
                 println!("report: {}", shown.display());
@@ -213,19 +198,77 @@ pub fn run(
 }
 
 /// A stage that produced `report.html` gets its path printed at the end of the run.
-fn report_path(project: &Project, cache: &crate::cache::Cache, r: &StageResult) -> Option<PathBuf> {
-    if !matches!(r.status, Status::Ran | Status::Cached) {
-        return None;
-    }
-    // The artifact was verified in this run; a second lookup of every stage's artifact
-    // would double what a fully cached run costs.
-    let p = cache.object_dir(r.key.as_str()).join("report.html");
-    if !p.is_file() {
-        return None;
-    }
+fn report_path(project: &Project, art: Option<&Artifact>) -> Option<PathBuf> {
+    // The artifact as this run verified it: no second lookup, no stat per stage.
+    let p = art?.file_path("report.html")?;
     Some(
         p.strip_prefix(&project.root)
             .map(|p| p.to_path_buf())
             .unwrap_or(p),
     )
+}
+
+/// Remembers for `status` what each finished stage's key was made of, keeping older entries
+/// for the rest (`prev`: the state if already read). Skipped without reading the state when
+/// every stage finished with the keys it already holds: a digest of (stage, key) beside it
+/// says so, since a key names its material. A store that cannot take it (read-only, full)
+/// gets a warning: only `status` reads it, and the run's results are all there.
+fn remember_materials(
+    project: &Project,
+    cache: &crate::cache::Cache,
+    kp: &crate::keyed::KeyedPlan,
+    results: &[crate::outcome::StageResult],
+    prev: Option<BTreeMap<String, Material>>,
+) {
+    let path = cache.state_path(&kp.plan.name);
+    let digest_path = path.with_extension("keys");
+    let all_finished = results
+        .iter()
+        .all(|r| matches!(r.status, Status::Cached | Status::Ran));
+    let digest = all_finished.then(|| {
+        let mut h = blake3::Hasher::new();
+        for r in results {
+            h.update(r.stage.as_bytes());
+            h.update(b"\0");
+            h.update(r.key.as_str().as_bytes());
+            h.update(b"\n");
+        }
+        h.finalize().to_hex().to_string()
+    });
+    if digest.is_some() && std::fs::read_to_string(&digest_path).ok() == digest {
+        return;
+    }
+    let mut state = prev.unwrap_or_else(|| load_state(cache, &kp.plan));
+    let mut changed = false;
+    for (r, s) in results.iter().zip(&kp.stages) {
+        if matches!(r.status, Status::Cached | Status::Ran)
+            && state.get(&r.stage) != Some(&s.material)
+        {
+            state.insert(r.stage.clone(), s.material.clone());
+            changed = true;
+        }
+    }
+    let write = || -> std::io::Result<()> {
+        if changed {
+            // The digest goes first: a crash before the new one is written leaves none,
+            // never one that vouches for the state it replaced.
+            match std::fs::remove_file(&digest_path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            write_atomic(&path, &serde_json::to_vec_pretty(&state)?)?;
+        }
+        match &digest {
+            Some(d) => write_atomic(&digest_path, d.as_bytes()),
+            None => Ok(()),
+        }
+    };
+    if let Err(e) = write() {
+        if !project.quiet {
+            eprintln!(
+                "{:>8} could not record this run for `status`: {e}",
+                "warning"
+            );
+        }
+    }
 }

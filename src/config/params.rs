@@ -99,7 +99,7 @@ pub fn to_value(node: &Node) -> serde_yaml::Value {
     match node {
         Node::Scalar(s) => {
             let text = s.as_str();
-            if s.may_coerce() {
+            if s.may_coerce() && may_be_typed(text) {
                 if let Ok(v) = serde_yaml::from_str::<Value>(text) {
                     if matches!(v, Value::Null | Value::Bool(_) | Value::Number(_)) {
                         return v;
@@ -116,6 +116,21 @@ pub fn to_value(node: &Node) -> serde_yaml::Value {
             }
             Value::Mapping(m)
         }
+    }
+}
+
+/// Whether a plain scalar can be anything but a string under serde_yaml's typing (YAML
+/// 1.2 core schema: null, booleans, numbers): only those are worth a parse. Most scalars of
+/// a pipeline are names and paths, and a parse per scalar was a fifth of a fully cached
+/// run of 1,000 stages.
+fn may_be_typed(text: &str) -> bool {
+    match text.as_bytes().first() {
+        None => true,
+        Some(c) if c.is_ascii_digit() || b"+-.~".contains(c) => true,
+        Some(_) => matches!(
+            text,
+            "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+        ),
     }
 }
 
@@ -264,6 +279,84 @@ fn expected_fields(msg: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_typing_shortcut_agrees_with_serde_yaml() {
+        // Every word YAML 1.1 or 1.2 ever typed, and names and paths of pipelines.
+        let words = [
+            "",
+            "~",
+            "null",
+            "Null",
+            "NULL",
+            "nULL",
+            "true",
+            "True",
+            "TRUE",
+            "tRUE",
+            "false",
+            "False",
+            "FALSE",
+            "yes",
+            "Yes",
+            "YES",
+            "no",
+            "No",
+            "NO",
+            "on",
+            "On",
+            "ON",
+            "off",
+            "Off",
+            "OFF",
+            "y",
+            "Y",
+            "n",
+            "N",
+            ".inf",
+            ".Inf",
+            ".INF",
+            "-.inf",
+            "+.inf",
+            ".nan",
+            ".NaN",
+            ".NAN",
+            "0",
+            "-0",
+            "+1",
+            "1e3",
+            "1E-3",
+            "0.1",
+            ".5",
+            "0x1F",
+            "0o17",
+            "0b11",
+            "1_000",
+            "12:30",
+            "1,5",
+            "inf",
+            "nan",
+            "NaN",
+            "Infinity",
+            "tfidf",
+            "ingest_csv",
+            "data/train.csv",
+            "adam",
+            "e5",
+            "2024-01-01",
+        ];
+        for w in words {
+            use serde_yaml::Value;
+            let typed = matches!(
+                serde_yaml::from_str::<Value>(w),
+                Ok(Value::Null | Value::Bool(_) | Value::Number(_))
+            );
+            assert!(
+                !typed || may_be_typed(w),
+                "`{w}` is typed by serde_yaml but skipped"
+            );
+        }
+    }
 
     #[test]
     fn parses_field_paths() {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::record::RunRecord;
 use crate::cache::Cache;
-use crate::headline::StageMetric;
+use crate::headline::{fmt_number, StageMetric};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Change {
@@ -40,9 +40,59 @@ pub struct MetricChange {
     pub b_interval: Option<(f64, f64)>,
     /// b − a, when both have it.
     pub delta: Option<f64>,
+    /// The 95% interval of b − a, paired over the test questions both runs evaluated,
+    /// where the stage can pair them (`evaluate`'s accuracies) and both artifacts are
+    /// still in the store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta_interval: Option<(f64, f64)>,
+    /// How many test questions that interval resampled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paired_questions: Option<usize>,
     pub moved: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub higher_is_better: Option<bool>,
+}
+
+impl MetricChange {
+    /// A's value with its interval, as a table cell (`-` when A lacks it).
+    pub fn cell_a(&self) -> String {
+        cell(self.a, self.a_interval)
+    }
+
+    pub fn cell_b(&self) -> String {
+        cell(self.b, self.b_interval)
+    }
+
+    /// The change, with its paired interval where there is one:
+    /// `+0.02 [-0.01, +0.05] paired over 100 test questions`.
+    pub fn cell_delta(&self) -> String {
+        let Some(d) = self.delta else {
+            return "-".into();
+        };
+        match (self.delta_interval, self.paired_questions) {
+            (Some((lo, hi)), Some(n)) => format!(
+                "{} [{}, {}] paired over {n} test questions",
+                signed(d),
+                signed(lo),
+                signed(hi)
+            ),
+            _ => signed(d),
+        }
+    }
+}
+
+fn cell(v: Option<f64>, interval: Option<(f64, f64)>) -> String {
+    match (v, interval) {
+        (None, _) => "-".to_string(),
+        (Some(v), None) => fmt_number(v),
+        (Some(v), Some((lo, hi))) => {
+            format!("{} [{}, {}]", fmt_number(v), fmt_number(lo), fmt_number(hi))
+        }
+    }
+}
+
+fn signed(x: f64) -> String {
+    format!("{}{}", if x >= 0.0 { "+" } else { "" }, fmt_number(x))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -93,6 +143,19 @@ pub fn diff(a: &RunRecord, b: &RunRecord, cache: &Cache) -> Diff {
             b: kb,
         });
     }
+    let mut metrics = metric_changes(&a.metrics, &b.metrics);
+    for c in &stages {
+        let (Some(ka), Some(kb)) = (&c.a, &c.b) else {
+            continue;
+        };
+        for p in paired(cache, ka, kb) {
+            let label = format!("{}:{}", c.stage, p.metric);
+            if let Some(m) = metrics.iter_mut().find(|m| m.metric == label) {
+                m.delta_interval = Some((p.lo, p.hi));
+                m.paired_questions = Some(p.questions);
+            }
+        }
+    }
     Diff {
         a: a.id.clone(),
         b: b.id.clone(),
@@ -101,8 +164,17 @@ pub fn diff(a: &RunRecord, b: &RunRecord, cache: &Cache) -> Diff {
         params,
         params_unknown,
         stages,
-        metrics: metric_changes(&a.metrics, &b.metrics),
+        metrics,
         pipeline_changed: a.pipeline_hash != b.pipeline_hash,
+    }
+}
+
+/// The paired changes between two artifacts of one stage (verified; none when either is
+/// gone or the kind cannot pair them).
+fn paired(cache: &Cache, ka: &str, kb: &str) -> Vec<crate::stages::across_runs::PairedChange> {
+    match (cache.lookup_local(ka), cache.lookup_local(kb)) {
+        (Ok(a), Ok(b)) => crate::stages::paired_changes(&a, &b).unwrap_or_default(),
+        _ => Vec::new(),
     }
 }
 
@@ -183,6 +255,8 @@ pub fn metric_changes(a: &[StageMetric], b: &[StageMetric]) -> Vec<MetricChange>
                 b: vb,
                 b_interval: mb.and_then(|m| m.metric.interval),
                 delta,
+                delta_interval: None,
+                paired_questions: None,
                 moved: va != vb,
                 higher_is_better: mb.or(ma).and_then(|m| m.metric.higher_is_better),
             }

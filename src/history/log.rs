@@ -45,7 +45,13 @@ impl RunLog {
 
     /// Appends `record` (after writing its unit keys beside it, so a record in the log always
     /// has them).
-    pub fn append(&self, record: &RunRecord, unit_keys: &[String]) -> Result<()> {
+    ///
+    /// `durable`: wait until the record is on disk (fdatasync). A kill never loses an
+    /// appended record (it is in the page cache); only a power cut or an OS crash can, and
+    /// for a run that computed nothing that loses no result a later `gc` would need to keep
+    /// (its artifacts were made by earlier runs), so such a run does not wait: the sync is
+    /// most of a fully cached run's time on a slow disk.
+    pub fn append(&self, record: &RunRecord, unit_keys: &[String], durable: bool) -> Result<()> {
         let keys = self.keys_path(&record.id);
         fs::create_dir_all(keys.parent().expect("keys dir"))
             .with_context(|| format!("creating {}", self.dir.display()))?;
@@ -54,10 +60,10 @@ impl RunLog {
         crate::fileio::write_atomic(&keys, text.as_bytes())?;
         let mut line = serde_json::to_vec(record)?;
         line.push(b'\n');
-        self.append_line(&line)
+        self.append_line(&line, durable)
     }
 
-    fn append_line(&self, line: &[u8]) -> Result<()> {
+    fn append_line(&self, line: &[u8], durable: bool) -> Result<()> {
         let path = self.path();
         let ctx = || format!("appending to {}", path.display());
         let mut f = OpenOptions::new()
@@ -73,7 +79,9 @@ impl RunLog {
         }
         buf.extend_from_slice(line);
         f.write_all(&buf).with_context(ctx)?;
-        f.sync_data().with_context(ctx)?;
+        if durable {
+            f.sync_data().with_context(ctx)?;
+        }
         Ok(())
     }
 
@@ -218,7 +226,8 @@ mod tests {
     fn a_torn_last_line_is_skipped_and_the_next_record_starts_a_line() {
         let dir = tempfile::tempdir().unwrap();
         let log = RunLog::new(dir.path());
-        log.append(&record("aaaa0001"), &["u1".into()]).unwrap();
+        log.append(&record("aaaa0001"), &["u1".into()], true)
+            .unwrap();
         let line = serde_json::to_string(&record("aaaa0002")).unwrap();
         fs::OpenOptions::new()
             .append(true)
@@ -228,7 +237,7 @@ mod tests {
             .unwrap();
         let r = log.read().unwrap();
         assert_eq!((r.records.len(), r.skipped), (1, 1));
-        log.append(&record("aaaa0003"), &[]).unwrap();
+        log.append(&record("aaaa0003"), &[], false).unwrap();
         let r = log.read().unwrap();
         let ids: Vec<&str> = r.records.iter().map(|r| r.id.as_str()).collect();
         assert_eq!((ids, r.skipped), (vec!["aaaa0001", "aaaa0003"], 1));
@@ -255,7 +264,7 @@ mod tests {
                         let mut r = record(&format!("{t:04}{i:04}"));
                         // Records big enough that a split write would show.
                         r.vars.insert("pad".into(), "x".repeat(5000).into());
-                        log.append(&r, &[]).unwrap();
+                        log.append(&r, &[], true).unwrap();
                     }
                 });
             }

@@ -6,8 +6,8 @@
 //!
 //! Tables: `per_run` (source, optimizer, seed, status, saturated, metrics, tp/fp/tn/fn),
 //! `comparison` (source, optimizer, seeds, `<metric>_mean` and `<metric>_std`; population
-//! std, numpy's `np.std`, unless `ddof: 1`), and the `intervals` and `paired` tables of
-//! [`super::evidence`]. Positive class +1; an output above 0 predicts +1.
+//! std, numpy's `np.std`, unless `ddof: 1`), and the `intervals`, `paired` and
+//! `per_question` tables of [`super::evidence`]. Positive class +1; an output above 0 predicts +1.
 //!
 //! Why questions: the two answers of one question share its text, so they are not
 //! independent; resampling rows would understate the spread. With the optional `data`
@@ -30,7 +30,7 @@ use super::columns::Named;
 use super::curves;
 use super::curves::read_runs as read_curves;
 use super::eval_tables;
-use super::evidence::{self, measure, IntervalRow, PairedRow};
+use super::evidence::{self, measure, IntervalRow, PairedRow, QuestionRow};
 use super::qa_table;
 use super::runs_table;
 use super::scores::{self, RunScores};
@@ -43,7 +43,8 @@ use crate::ml::stats::{bootstrap_indices, bootstrap_mean, paired, Interval};
 
 pub const KIND: Kind = Kind {
     name: "evaluate",
-    version: 2,
+    // 3: the `per_question` table (`diff` pairs two runs' accuracies question by question).
+    version: 3,
     summary: "per-run metrics, mean ± std over seeds, bootstrap intervals over test questions and paired comparisons",
     inputs: &[
         Role::many("runs"),
@@ -210,6 +211,11 @@ fn read_artifact(a: &Artifact) -> Result<Vec<Run>> {
         .collect()
 }
 
+/// The name of the headline test accuracy of a configuration.
+pub(crate) fn accuracy_metric(source: &str, config: &str) -> String {
+    format!("accuracy[{source}/{config}]")
+}
+
 /// The test rows' questions and defects.
 struct Questions {
     group: Vec<usize>,
@@ -219,6 +225,8 @@ struct Questions {
     labels: Vec<f64>,
     /// Whether rows are real question groups (a `data` input) or each row alone.
     grouped: bool,
+    /// Each group's question text (`row N` for rows alone): how `per_question` names it.
+    names: Vec<String>,
 }
 
 impl Questions {
@@ -241,12 +249,23 @@ impl Questions {
             .zip(&labels)
             .map(|(d, &l)| if l > 0.0 { String::new() } else { d })
             .collect();
+        let groups = group.iter().map(|g| g + 1).max().unwrap_or(0);
+        let mut names: Vec<String> = (1..=groups).map(|g| format!("question {g}")).collect();
+        if t.has(qa_table::QUESTION) {
+            let mut named = vec![false; groups];
+            for (&g, text) in group.iter().zip(t.strings(qa_table::QUESTION)?) {
+                if !std::mem::replace(&mut named[g], true) {
+                    names[g] = text;
+                }
+            }
+        }
         Ok(Questions {
-            groups: group.iter().map(|g| g + 1).max().unwrap_or(0),
+            groups,
             group,
             defect,
             labels,
             grouped: true,
+            names,
         })
     }
 
@@ -257,6 +276,7 @@ impl Questions {
             defect: vec![String::new(); labels.len()],
             labels: labels.to_vec(),
             grouped: false,
+            names: (1..=labels.len()).map(|i| format!("row {i}")).collect(),
         }
     }
 
@@ -387,11 +407,8 @@ impl Stage for Evaluate {
             .iter()
             .filter(|r| r.measure == measure::ACCURACY && r.defect.is_empty())
             .map(|r| {
-                crate::headline::Metric::higher(
-                    format!("accuracy[{}/{}]", r.source, r.config),
-                    r.estimate,
-                )
-                .interval(r.lo, r.hi)
+                crate::headline::Metric::higher(accuracy_metric(&r.source, &r.config), r.estimate)
+                    .interval(r.lo, r.hi)
             })
             .collect())
     }
@@ -457,6 +474,7 @@ impl Stage for Evaluate {
         let b = self.p.resamples;
         let defects = q.defects();
         let mut intervals = Vec::new();
+        let mut per_question = Vec::new();
         let mut measures: Vec<BTreeMap<&str, PerQuestion>> = Vec::new();
         for c in &configs {
             let scores: Vec<&[f64]> = c.runs.iter().map(|&i| runs[i].scores.as_slice()).collect();
@@ -571,6 +589,18 @@ impl Stage for Evaluate {
                 let iv = bootstrap_mean(&v, &w, rs.draws(v.len()));
                 intervals.push(row(m, "", iv, v.len(), "seeds", smethod.clone()));
             }
+            for (m, pq) in &mine {
+                per_question.extend(pq.ids.iter().zip(&pq.values).zip(&pq.weights).map(
+                    |((&g, &value), &weight)| QuestionRow {
+                        source: c.source.clone(),
+                        config: c.config.clone(),
+                        measure: m.to_string(),
+                        question: q.names[g].clone(),
+                        value,
+                        weight,
+                    },
+                ));
+            }
             measures.push(mine);
         }
 
@@ -637,7 +667,11 @@ impl Stage for Evaluate {
                 evidence::INTERVALS,
                 evidence::intervals_to_batch(&intervals)?,
             )
-            .table(evidence::PAIRED, evidence::paired_to_batch(&paired_rows)?);
+            .table(evidence::PAIRED, evidence::paired_to_batch(&paired_rows)?)
+            .table(
+                evidence::PER_QUESTION,
+                evidence::per_question_to_batch(&per_question)?,
+            );
         let n = runs.len();
         let diverged = runs.iter().filter(|r| r.status == "diverged").count();
         if diverged > 0 {
@@ -886,10 +920,20 @@ mod tests {
     }
 
     fn train_artifact(store: &Store) -> Arc<Artifact> {
+        train_artifact_of(store, "", &[("adam", &A), ("gd", &B)])
+    }
+
+    /// The `train` artifact of stage `optimizers` in run `run` (its own key), whose
+    /// optimizers scored the given runs.
+    fn train_artifact_of(
+        store: &Store,
+        run: &str,
+        configs: &[(&str, &[[f64; 16]; 2])],
+    ) -> Arc<Artifact> {
         let mut score_parts = Vec::new();
         let (mut opt, mut seed, mut status, mut tacc, mut tmse) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (name, runs) in [("adam", &A), ("gd", &B)] {
+        for &(name, runs) in configs {
             for (s, r) in runs.iter().enumerate() {
                 score_parts.push(
                     scores::to_batch(&[(scores::OPTIMIZER, name)], s as u64, &labels(), r).unwrap(),
@@ -910,12 +954,44 @@ mod tests {
             ("train_mse", Arc::new(Float64Array::from(tmse))),
         ])
         .unwrap();
-        store.put(
-            "optimizers",
-            "train",
-            &[],
-            Output::default().table("runs", runs).table("scores", sc),
-        )
+        let params = serde_json::json!({ "made_by": "testkit", "run": run });
+        let out = Output::default().table("runs", runs).table("scores", sc);
+        store.put_with_params("optimizers", "train", &[], params, out)
+    }
+
+    /// Run 1's adam scored A, run 2's adam scored B, on the same questions: the change of
+    /// adam's accuracy from run 1 to run 2 is B − A paired over the questions, the negation
+    /// of the reference's paired A − B (0.25 [0.09296875, 0.375], same seed and resamples;
+    /// the percentile interval of −d is the negated interval of d).
+    #[test]
+    fn a_change_between_two_runs_is_paired_over_the_same_questions() {
+        let store = Store::new();
+        let data = data_artifact(&store);
+        let params = serde_json::to_value(&stage().p).unwrap();
+        let evaluated = |name: &str, runs: &[[f64; 16]; 2]| {
+            let train = train_artifact_of(&store, name, &[("adam", runs)]);
+            let out = stage()
+                .run_in(&store, vec![train.clone()], Some(data.clone()))
+                .unwrap();
+            store.put_with_params("eval", "evaluate", &[&train], params.clone(), out)
+        };
+        let (one, two) = (evaluated("one", &A), evaluated("two", &B));
+        let changes = crate::stages::paired_changes(&one, &two).unwrap();
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        let c = &changes[0];
+        assert_eq!(c.metric, "accuracy[optimizers/adam]");
+        assert_eq!(c.questions, G);
+        close(
+            Interval {
+                estimate: c.difference,
+                lo: c.lo,
+                hi: c.hi,
+            },
+            [-0.25, -0.375, -0.09296875000000002],
+        );
+        // Each run's own headline accuracy: the change is their difference.
+        let acc = |a: &Artifact| stage().headline(a).unwrap()[0].value;
+        assert!((acc(&two) - acc(&one) - c.difference).abs() < 1e-12);
     }
 
     fn data_artifact(store: &Store) -> Arc<Artifact> {

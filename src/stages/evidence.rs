@@ -1,7 +1,10 @@
 //! The uncertainty tables `evaluate` writes and `claims`, `plot` and `report` read:
 //! `intervals` (one row per configuration and measure: estimate, 95% interval, how it was
 //! obtained) and `paired` (one row per pair of configurations and measure: difference,
-//! paired-bootstrap interval, permutation p-value). Column names are the constants below.
+//! paired-bootstrap interval, permutation p-value), and `per_question` (one row per
+//! configuration, measure and test question: the value the intervals resample, so two
+//! runs' evaluations can be paired question by question). Column names are the constants
+//! below.
 
 use std::sync::Arc;
 
@@ -13,6 +16,7 @@ use super::train::batch;
 
 pub const INTERVALS: &str = "intervals";
 pub const PAIRED: &str = "paired";
+pub const PER_QUESTION: &str = "per_question";
 
 pub const SOURCE: &str = "source";
 pub const CONFIG: &str = "config";
@@ -38,6 +42,10 @@ pub const B: &str = "b";
 pub const DIFFERENCE: &str = "difference";
 pub const P_VALUE: &str = "p_value";
 pub const TEST: &str = "test";
+
+pub const QUESTION: &str = "question";
+pub const VALUE: &str = "value";
+pub const WEIGHT: &str = "weight";
 
 /// Measures in `intervals`. Question-level ones resample test questions; the training ones
 /// (there are no per-row training outputs) resample seeds.
@@ -97,6 +105,20 @@ pub struct PairedRow {
     /// In words, e.g. "paired sign-flip permutation, exact (2^12)".
     pub test: String,
     pub resamples: u32,
+}
+
+/// One row of `per_question`: a configuration's value of a question-level measure on one
+/// test question (pooled over seeds), and the question's weight (its rows).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuestionRow {
+    pub source: String,
+    pub config: String,
+    pub measure: String,
+    /// The question's text (or `row N` when rows are not grouped into questions): what
+    /// identifies it across runs.
+    pub question: String,
+    pub value: f64,
+    pub weight: f64,
 }
 
 fn text<T>(rows: &[T], f: impl Fn(&T) -> &str) -> ArrayRef {
@@ -225,6 +247,38 @@ pub fn paired_from_batch(b: &RecordBatch, what: &str) -> Result<Vec<PairedRow>> 
             units: units[i] as u32,
             test: test[i].clone(),
             resamples: res[i] as u32,
+        })
+        .collect())
+}
+
+pub fn per_question_to_batch(rows: &[QuestionRow]) -> Result<RecordBatch> {
+    batch(vec![
+        (SOURCE, text(rows, |r| &r.source)),
+        (CONFIG, text(rows, |r| &r.config)),
+        (MEASURE, text(rows, |r| &r.measure)),
+        (QUESTION, text(rows, |r| &r.question)),
+        (VALUE, num(rows, |r| r.value)),
+        (WEIGHT, num(rows, |r| r.weight)),
+    ])
+}
+
+pub fn per_question_from_batch(b: &RecordBatch, what: &str) -> Result<Vec<QuestionRow>> {
+    let t = Named::new(b, format!("table `{PER_QUESTION}` of {what}"));
+    let (source, config, measure, question) = (
+        t.strings(SOURCE)?,
+        t.strings(CONFIG)?,
+        t.strings(MEASURE)?,
+        t.strings(QUESTION)?,
+    );
+    let (value, weight) = (t.f64s(VALUE)?, t.f64s(WEIGHT)?);
+    Ok((0..b.num_rows())
+        .map(|i| QuestionRow {
+            source: source[i].clone(),
+            config: config[i].clone(),
+            measure: measure[i].clone(),
+            question: question[i].clone(),
+            value: value[i],
+            weight: weight[i],
         })
         .collect())
 }

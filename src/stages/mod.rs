@@ -1,6 +1,7 @@
 //! Stage kinds: the trait every kind implements, what it gets at build and run time, and the
 //! registry (one line per kind).
 
+pub mod across_runs;
 mod claims;
 pub mod claims_table;
 pub(crate) mod columns;
@@ -56,6 +57,21 @@ pub static KINDS: &[&Kind] = &[
     &parse_llm::KIND,
     &llm_judge::KIND,
 ];
+
+/// How the headline metrics of two artifacts of one stage (two runs) changed, with the
+/// paired interval of each change where the kind can pair them (`evaluate`: accuracies on
+/// the same test questions); empty for the other kinds.
+pub fn paired_changes(
+    a: &Artifact,
+    b: &Artifact,
+) -> anyhow::Result<Vec<across_runs::PairedChange>> {
+    let evaluate = |x: &Artifact| x.manifest.kind == evaluate::KIND.name;
+    if evaluate(a) && evaluate(b) {
+        across_runs::accuracy_changes(a, b)
+    } else {
+        Ok(Vec::new())
+    }
+}
 
 pub fn kind(name: &str) -> Option<&'static Kind> {
     KINDS.iter().copied().find(|k| k.name == name)

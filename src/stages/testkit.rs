@@ -37,6 +37,19 @@ impl Store {
         upstream: &[&Artifact],
         out: Output,
     ) -> Arc<Artifact> {
+        let params = serde_json::json!({ "made_by": "testkit", "stage": name });
+        self.put_with_params(name, kind, upstream, params, out)
+    }
+
+    /// [`Store::put`] with the params its manifest records.
+    pub fn put_with_params(
+        &self,
+        name: &str,
+        kind: &str,
+        upstream: &[&Artifact],
+        params: serde_json::Value,
+        out: Output,
+    ) -> Arc<Artifact> {
         let mut inputs: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for a in upstream {
             inputs
@@ -44,7 +57,7 @@ impl Store {
                 .or_default()
                 .push(a.key().to_string());
         }
-        let key = blake3::hash(format!("{name}/{kind}/{inputs:?}").as_bytes())
+        let key = blake3::hash(format!("{name}/{kind}/{inputs:?}/{params}").as_bytes())
             .to_hex()
             .to_string();
         let meta = Meta {
@@ -54,7 +67,7 @@ impl Store {
             stage: name.into(),
             pipeline: String::new(),
             unit: None,
-            params: serde_json::json!({ "made_by": "testkit", "stage": name }),
+            params,
             inputs,
             files: BTreeMap::new(),
             duration_s: 1.5,
