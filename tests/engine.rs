@@ -524,7 +524,7 @@ fn error_figure_option_of_another_figure_type_points_at_it() {
     );
     assert!(e.contains("--> pipelines/e.yaml:15:11"), "{e}");
     assert!(
-        e.contains("known params: name, from, title, index, table, optimizers"),
+        e.contains("known params: name, from, title, optimizers, index, table"),
         "{e}"
     );
 }

@@ -72,6 +72,10 @@ fn ratio(a: usize, b: usize) -> f64 {
 /// Area under the ROC curve: the probability that a random positive scores above a random
 /// negative, ties counting one half (what scikit-learn's `roc_auc_score` gives, since its
 /// curve joins tied scores by one straight segment). `None` without both classes.
+///
+/// Not linfa's `BinaryClassification::roc`: it takes `Pr` probabilities in [0, 1] and
+/// silently drops every score below 0, while these scores are the network's tanh outputs
+/// in (-1, 1), so the rows it would keep are roughly the predicted positives only.
 pub fn roc_auc(y_true: &[f64], scores: &[f64]) -> Option<f64> {
     assert_eq!(
         y_true.len(),
@@ -210,6 +214,11 @@ mod tests {
     #[test]
     fn degenerate_cases() {
         assert_eq!(roc_auc(&[1.0, 1.0], &[0.1, 0.2]), None);
+        // Negative scores rank like any others (linfa's `roc` would drop them all).
+        assert_eq!(
+            roc_auc(&[1.0, -1.0, 1.0, -1.0], &[-0.1, -0.9, -0.2, -0.5]),
+            Some(1.0)
+        );
         let c = Confusion::from_scores(&[-1.0, -1.0], &[-0.5, -0.1]);
         assert_eq!(
             (c.precision(), c.recall(), c.f1(), c.accuracy()),

@@ -26,7 +26,9 @@ use crate::ml::{pca, tsne};
 
 pub const KIND: Kind = Kind {
     name: "tsne",
-    version: 1,
+    // 2: PCA by faer's eigendecomposition instead of the hand-written solver; the
+    // coordinates differ from version 1's in rounding.
+    version: 2,
     summary: "t-SNE of weight snapshots (PCA first), all runs embedded together",
     inputs: &[Role::one("snapshots")],
     build: build_with::<Params>,

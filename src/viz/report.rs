@@ -337,4 +337,13 @@ mod tests {
         assert!(looks_numeric("1.25 s"));
         assert!(!looks_numeric("adam"));
     }
+
+    #[test]
+    fn durations_under_a_hundredth_of_a_second_print_in_ms() {
+        assert_eq!(fmt_duration(0.0042), "4.2 ms");
+        assert_eq!(fmt_duration(0.0), "0.0 ms");
+        assert_eq!(fmt_duration(0.01), "0.01 s");
+        assert_eq!(fmt_duration(1.254), "1.25 s");
+        assert_eq!(fmt_duration(f64::NAN), "–");
+    }
 }

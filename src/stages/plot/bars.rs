@@ -5,28 +5,18 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::super::curves::{self, by_optimizer};
-use super::job::{pooled, Job};
+use super::job::{curves_table, pooled, Job};
 use super::Drawn;
 use crate::viz::figures::{display_name, mean_std, BarSeries, GroupedBars};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Options {
-    pub name: String,
-    pub from: String,
-    #[serde(default)]
-    pub title: Option<String>,
-    #[serde(default = "default_table")]
+    #[serde(default = "curves_table")]
     pub table: String,
-    #[serde(default)]
-    pub optimizers: Option<Vec<String>>,
     /// One name per input stage (the bar series).
     #[serde(default)]
     pub labels: Option<Vec<String>>,
-}
-
-fn default_table() -> String {
-    curves::CURVES.into()
 }
 
 impl Options {
@@ -82,10 +72,7 @@ impl Options {
         } else {
             "Final test accuracy (mean ± std over seeds)"
         };
-        let title = self
-            .title
-            .clone()
-            .unwrap_or_else(|| "Final test accuracy".into());
+        let title = job.title_or("Final test accuracy");
         let fig = GroupedBars {
             title: title.clone(),
             y_label: y_label.into(),

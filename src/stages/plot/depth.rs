@@ -5,35 +5,21 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::super::curves::{self, by_optimizer};
-use super::job::{band, line_caption, shortest_epochs, Job};
+use super::job::{band, curves_table, line_caption, shortest_epochs, yes, Job};
 use super::Drawn;
 use crate::viz::figures::{display_name, Band, DepthFigure, DepthSeries};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Options {
-    pub name: String,
-    pub from: String,
-    #[serde(default)]
-    pub title: Option<String>,
-    #[serde(default = "default_table")]
+    #[serde(default = "curves_table")]
     pub table: String,
-    #[serde(default)]
-    pub optimizers: Option<Vec<String>>,
     /// One name per input stage (the architectures).
     #[serde(default)]
     pub labels: Option<Vec<String>>,
     /// One y axis per row (loss, accuracy) across the optimizers, so panels compare.
     #[serde(default = "yes")]
     pub share_y: bool,
-}
-
-fn default_table() -> String {
-    curves::CURVES.into()
-}
-
-fn yes() -> bool {
-    true
 }
 
 impl Options {
@@ -63,7 +49,7 @@ impl Options {
                 });
             }
         }
-        let title = self.title.clone().unwrap_or_else(|| "Model depth".into());
+        let title = job.title_or("Model depth");
         let fig = DepthFigure {
             title: title.clone(),
             series,

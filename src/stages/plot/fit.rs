@@ -5,38 +5,24 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::super::curves::{self, by_optimizer};
-use super::job::{band, label_of, line_caption, shortest_epochs, Job};
+use super::job::{band, curves_table, label_of, line_caption, shortest_epochs, yes, Job};
 use super::Drawn;
 use crate::viz::figures::{display_name, Band, FitCurves, FitFigure, FitRow};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Options {
-    pub name: String,
-    pub from: String,
-    #[serde(default)]
-    pub title: Option<String>,
     /// Only this stage of the role; default every stage, one row each.
     #[serde(default)]
     pub index: Option<usize>,
-    #[serde(default = "default_table")]
+    #[serde(default = "curves_table")]
     pub table: String,
-    #[serde(default)]
-    pub optimizers: Option<Vec<String>>,
     /// One name per input stage (the row titles).
     #[serde(default)]
     pub labels: Option<Vec<String>>,
     /// One y axis per column (loss, accuracy) across the rows, so rows compare.
     #[serde(default = "yes")]
     pub share_y: bool,
-}
-
-fn default_table() -> String {
-    curves::CURVES.into()
-}
-
-fn yes() -> bool {
-    true
 }
 
 impl Options {
@@ -76,7 +62,7 @@ impl Options {
             }
             rows.push(row);
         }
-        let title = self.title.clone().unwrap_or_else(|| "Train vs test".into());
+        let title = job.title_or("Train vs test");
         let fig = FitFigure {
             title: title.clone(),
             rows,

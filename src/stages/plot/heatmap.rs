@@ -16,18 +16,11 @@ use crate::viz::figures::{mean_std, tick_text, Heatmap};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Options {
-    pub name: String,
-    pub from: String,
-    #[serde(default)]
-    pub title: Option<String>,
     #[serde(default)]
     pub index: usize,
     /// `sweep` (one row per run and epoch) or `cells` (means and stds over seeds).
     #[serde(default = "default_table")]
     pub table: String,
-    /// One optimizer, when the table holds several.
-    #[serde(default)]
-    pub optimizers: Option<Vec<String>>,
     #[serde(default = "default_rows")]
     pub rows: String,
     #[serde(default = "default_cols")]
@@ -223,10 +216,7 @@ impl Options {
         let fmt = |v: &f64| tick_text(*v);
         let fig = Heatmap {
             marks,
-            title: self
-                .title
-                .clone()
-                .unwrap_or_else(|| "Hyper-parameter grid".into()),
+            title: job.title_or("Hyper-parameter grid"),
             x_label: axis_name(cols_col),
             y_label: axis_name(rows_col),
             x_ticks: col_vals.iter().map(fmt).collect(),

@@ -9,7 +9,7 @@ use arrow::array::RecordBatch;
 use super::super::columns::Named;
 use super::super::curves::{self, read_runs_by, Run};
 use super::super::evidence::{measure, Evidence, IntervalRow};
-use super::Drawn;
+use super::{Common, Drawn};
 use crate::cache::Artifact;
 use crate::viz::figures::{display_name, Band};
 use crate::viz::{render, Figure, Format};
@@ -17,13 +17,37 @@ use crate::viz::{render, Figure, Format};
 pub(crate) struct Job<'a> {
     pub name: &'a str,
     pub from: &'a str,
+    pub title: Option<&'a str>,
     pub optimizers: Option<&'a [String]>,
     pub artifacts: &'a [Arc<Artifact>],
     pub evidence: &'a [Evidence],
     pub formats: &'a [Format],
 }
 
-impl Job<'_> {
+impl<'a> Job<'a> {
+    /// The job of the figure with options `c`, reading `artifacts` (its role's stages).
+    pub fn of(
+        c: &'a Common,
+        artifacts: &'a [Arc<Artifact>],
+        evidence: &'a [Evidence],
+        formats: &'a [Format],
+    ) -> Job<'a> {
+        Job {
+            name: &c.name,
+            from: &c.from,
+            title: c.title.as_deref(),
+            optimizers: c.optimizers.as_deref(),
+            artifacts,
+            evidence,
+            formats,
+        }
+    }
+
+    /// The figure's `title:`, else the figure type's `default`.
+    pub fn title_or(&self, default: &str) -> String {
+        self.title.unwrap_or(default).to_string()
+    }
+
     pub fn artifact(&self, i: usize) -> Result<&Artifact> {
         self.artifacts.get(i).map(|a| a.as_ref()).with_context(|| {
             format!(
@@ -116,6 +140,16 @@ impl Job<'_> {
             files,
         })
     }
+}
+
+/// The default `table:` of the figure types that read training curves.
+pub fn curves_table() -> String {
+    curves::CURVES.into()
+}
+
+/// A `#[serde(default)]` of `true`.
+pub fn yes() -> bool {
+    true
 }
 
 /// "Adam (lr=0.001)": the optimizer as the study writes it, with its learning rate when

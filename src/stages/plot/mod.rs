@@ -2,8 +2,8 @@
 //!
 //! `figures:` lists figures; each is one variant of [`FigureSpec`], tagged by `type`, with
 //! its own options struct in its own file (`deny_unknown_fields`, so an option another
-//! figure type has is an error at its file:line:col). Every figure names the input role it
-//! reads (`from`) and a file name; the artifact holds `NAME.png` / `NAME.svg` and a table
+//! figure type has is an error at its file:line:col), beside the options all types have
+//! ([`Common`]). Every figure names the input role it reads (`from`) and a file name; the artifact holds `NAME.png` / `NAME.svg` and a table
 //! `figures` (name, type, title, files, caption) that the `report` stage reads.
 
 mod bars;
@@ -19,7 +19,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
-use serde::{Deserialize, Serialize};
+use serde::de::{self, Visitor};
+use serde::{ser, Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
 
 use super::evidence::Evidence;
 use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage};
@@ -79,12 +81,113 @@ pub enum FigureSpec {
     Depth(depth::Options),
 }
 
-/// What every figure type's options have.
-pub(crate) struct Common<'a> {
-    pub name: &'a str,
-    pub from: &'a str,
-    pub title: Option<&'a str>,
-    pub optimizers: Option<&'a [String]>,
+/// One entry of `figures:`: the options every figure type has, and the type's own.
+#[derive(Debug, Clone)]
+pub struct FigureDecl {
+    pub common: Common,
+    pub spec: FigureSpec,
+}
+
+/// The options every figure type has, declared once. In the YAML they sit beside the
+/// type's own options; [`FigureDecl`]'s serde impls split and join the two. (serde's `flatten`
+/// would do it, but a struct that flattens loses `deny_unknown_fields`' list of known
+/// options, which the error's help shows.)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Common {
+    /// File stem: NAME.png, NAME.svg.
+    pub name: String,
+    /// Input role to read.
+    pub from: String,
+    /// Heading (default: the figure type's).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Optimizers to show, in this order (default: all, as they appear).
+    #[serde(default)]
+    pub optimizers: Option<Vec<String>>,
+}
+
+impl Serialize for FigureDecl {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = object(&self.common).map_err(ser::Error::custom)?;
+        map.extend(object(&self.spec).map_err(ser::Error::custom)?);
+        map.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for FigureDecl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut own = JsonMap::deserialize(d)?;
+        let common_fields = fields_of::<Common>();
+        let common: JsonMap = common_fields
+            .iter()
+            .filter_map(|f| own.remove_entry(*f))
+            .collect();
+        let common = Common::deserialize(Value::Object(common)).map_err(de::Error::custom)?;
+        let spec = FigureSpec::deserialize(Value::Object(own)).map_err(|e| {
+            // The type's struct knows only its own options: name the common ones too.
+            let msg = e.to_string();
+            let unknown = msg
+                .strip_prefix("unknown field `")
+                .and_then(|r| r.split('`').next());
+            match unknown {
+                Some(name) => {
+                    let own_fields = msg.split_once("expected ").map_or(Vec::new(), |(_, l)| {
+                        l.split('`').skip(1).step_by(2).collect()
+                    });
+                    let known: Vec<String> = common_fields
+                        .iter()
+                        .map(|f| format!("`{f}`"))
+                        .chain(own_fields.iter().map(|f| format!("`{f}`")))
+                        .collect();
+                    de::Error::custom(format!(
+                        "unknown field `{name}`, expected one of {}",
+                        known.join(", ")
+                    ))
+                }
+                None => de::Error::custom(msg),
+            }
+        })?;
+        Ok(FigureDecl { common, spec })
+    }
+}
+
+type JsonMap = serde_json::Map<String, Value>;
+
+fn object<T: Serialize>(v: &T) -> serde_json::Result<JsonMap> {
+    match serde_json::to_value(v)? {
+        Value::Object(m) => Ok(m),
+        other => Err(ser::Error::custom(format!("expected a map, got {other}"))),
+    }
+}
+
+/// The field names a derived `Deserialize` struct asks for (serde passes them to
+/// `deserialize_struct`; this deserializer records them and stops).
+fn fields_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    struct Probe<'a>(&'a mut &'static [&'static str]);
+    impl<'de> Deserializer<'de> for Probe<'_> {
+        type Error = serde::de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(de::Error::custom("probed"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Probe(&mut fields));
+    fields
 }
 
 /// A drawn figure: its files and the caption saying what its marks mean, with n.
@@ -104,28 +207,6 @@ impl FigureSpec {
             FigureSpec::Tsne(_) => "tsne",
             FigureSpec::Bars(_) => "bars",
             FigureSpec::Depth(_) => "depth",
-        }
-    }
-
-    pub(crate) fn common(&self) -> Common<'_> {
-        macro_rules! common {
-            ($o:expr) => {
-                Common {
-                    name: &$o.name,
-                    from: &$o.from,
-                    title: $o.title.as_deref(),
-                    optimizers: $o.optimizers.as_deref(),
-                }
-            };
-        }
-        match self {
-            FigureSpec::Optimizers(o) => common!(o),
-            FigureSpec::Fit(o) => common!(o),
-            FigureSpec::TrainSize(o) => common!(o),
-            FigureSpec::Heatmap(o) => common!(o),
-            FigureSpec::Tsne(o) => common!(o),
-            FigureSpec::Bars(o) => common!(o),
-            FigureSpec::Depth(o) => common!(o),
         }
     }
 
@@ -161,7 +242,7 @@ impl FormatParam {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Params {
-    pub figures: Vec<FigureSpec>,
+    pub figures: Vec<FigureDecl>,
     #[serde(default = "both")]
     pub formats: Vec<FormatParam>,
 }
@@ -183,9 +264,10 @@ impl Check for Params {
         }
         let mut seen: Vec<&str> = Vec::new();
         for (i, f) in self.figures.iter().enumerate() {
-            let c = f.common();
-            let ok_name = !c.name.is_empty()
-                && c.name
+            let c = &f.common;
+            let name = c.name.as_str();
+            let ok_name = !name.is_empty()
+                && name
                     .chars()
                     .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-');
             if !ok_name {
@@ -196,13 +278,13 @@ impl Check for Params {
                     )
                     .help("use letters, digits, `_` and `-`"));
             }
-            if seen.contains(&c.name) {
+            if seen.contains(&name) {
                 return Err(cx.error(
                     &format!("figures[{i}].name"),
                     format!("two figures are named `{}`", c.name),
                 ));
             }
-            seen.push(c.name);
+            seen.push(name);
             if !ROLES.iter().any(|r| r.name == c.from) {
                 let roles: Vec<&str> = ROLES.iter().map(|r| r.name).collect();
                 return Err(cx
@@ -237,16 +319,9 @@ impl Stage for Plot {
             .iter()
             .map(|a| Evidence::read(a))
             .collect::<Result<_>>()?;
-        for spec in &self.p.figures {
-            let c = spec.common();
-            let job = Job {
-                name: c.name,
-                from: c.from,
-                optimizers: c.optimizers,
-                artifacts: cx.input_all(c.from),
-                evidence: &evidence,
-                formats: &formats,
-            };
+        for f in &self.p.figures {
+            let (c, spec) = (&f.common, &f.spec);
+            let job = Job::of(c, cx.input_all(&c.from), &evidence, &formats);
             if job.artifacts.is_empty() {
                 bail!(
                     "figure `{}` reads role `{}`, but no stage is bound to it; add `inputs: {{{}: STAGE}}`",
@@ -264,7 +339,7 @@ impl Stage for Plot {
             }
             names.push(c.name.to_string());
             types.push(spec.type_name());
-            titles.push(c.title.map_or(drawn.title, str::to_string));
+            titles.push(drawn.title);
             captions.push(drawn.caption);
             files.push(these.join(","));
         }

@@ -5,31 +5,18 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::super::curves::{self, by_optimizer};
-use super::job::{band, label_of, line_caption, shortest_epochs, Job};
+use super::job::{band, curves_table, label_of, line_caption, shortest_epochs, Job};
 use super::Drawn;
 use crate::viz::figures::{Band, OptimizerCurves, OptimizerPanels};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Options {
-    /// File stem: NAME.png, NAME.svg.
-    pub name: String,
-    /// Input role to read.
-    pub from: String,
-    #[serde(default)]
-    pub title: Option<String>,
     /// Which stage of the role (0 = first).
     #[serde(default)]
     pub index: usize,
-    #[serde(default = "default_table")]
+    #[serde(default = "curves_table")]
     pub table: String,
-    /// Optimizers to show, in this order (default: all, as they appear).
-    #[serde(default)]
-    pub optimizers: Option<Vec<String>>,
-}
-
-fn default_table() -> String {
-    curves::CURVES.into()
 }
 
 impl Options {
@@ -60,10 +47,7 @@ impl Options {
                 name: opt,
             })
             .collect();
-        let title = self
-            .title
-            .clone()
-            .unwrap_or_else(|| "Optimizers: loss and accuracy".into());
+        let title = job.title_or("Optimizers: loss and accuracy");
         let fig = OptimizerPanels {
             title: title.clone(),
             curves,

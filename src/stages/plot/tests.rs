@@ -50,16 +50,8 @@ fn params(v: serde_json::Value) -> Params {
     serde_json::from_value(v).unwrap()
 }
 
-fn job<'a>(spec: &'a FigureSpec, artifacts: &'a [Arc<Artifact>], formats: &'a [Format]) -> Job<'a> {
-    let c = spec.common();
-    Job {
-        name: c.name,
-        from: c.from,
-        optimizers: c.optimizers,
-        artifacts,
-        evidence: &[],
-        formats,
-    }
+fn job<'a>(fig: &'a FigureDecl, artifacts: &'a [Arc<Artifact>], formats: &'a [Format]) -> Job<'a> {
+    Job::of(&fig.common, artifacts, &[], formats)
 }
 
 /// Every legend box of every panel touches no data shape.
@@ -261,11 +253,40 @@ fn an_option_of_another_figure_type_is_rejected() {
     ]}))
     .unwrap_err()
     .to_string();
-    assert!(err.contains("unknown field `rows`"), "{err}");
+    assert!(
+        err.contains(
+            "unknown field `rows`, expected one of `name`, `from`, `title`, `optimizers`, `index`, `table`"
+        ),
+        "the common options and the type's own are listed: {err}"
+    );
     let ok = serde_json::from_value::<Params>(serde_json::json!({ "figures": [
         { "name": "g", "type": "heatmap", "from": "sweep", "rows": "hidden" }
     ]}));
     assert!(ok.is_ok());
+}
+
+/// The common options are declared once (`Common`) but read and written beside the type's
+/// own, so the params (and the key they hash to) are one flat map per figure.
+#[test]
+fn common_options_sit_beside_the_figure_types_own() {
+    let given = serde_json::json!({ "figures": [
+        { "name": "d", "type": "depth", "from": "models", "title": "T", "optimizers": ["adam"],
+          "table": "curves", "labels": null, "share_y": false }
+    ], "formats": ["svg"] });
+    let p: Params = serde_json::from_value(given.clone()).unwrap();
+    assert_eq!(p.figures[0].common.name, "d");
+    assert_eq!(p.figures[0].common.title.as_deref(), Some("T"));
+    let FigureSpec::Depth(o) = &p.figures[0].spec else {
+        panic!("{:?}", p.figures[0].spec)
+    };
+    assert!(!o.share_y);
+    assert_eq!(serde_json::to_value(&p).unwrap(), given);
+    let missing = serde_json::from_value::<Params>(serde_json::json!({ "figures": [
+        { "type": "depth", "from": "models" }
+    ]}))
+    .unwrap_err()
+    .to_string();
+    assert!(missing.contains("missing field `name`"), "{missing}");
 }
 
 #[test]
@@ -307,11 +328,11 @@ fn missing_role_and_mixed_optimizer_grid_are_clear_errors() {
 #[test]
 fn train_size_ticks_at_measured_sizes_and_series_side_by_side() {
     let i = inputs();
-    let spec: FigureSpec = serde_json::from_value(serde_json::json!(
+    let spec: FigureDecl = serde_json::from_value(serde_json::json!(
         { "name": "s", "type": "train_size", "from": "size" }
     ))
     .unwrap();
-    let FigureSpec::TrainSize(o) = &spec else {
+    let FigureSpec::TrainSize(o) = &spec.spec else {
         unreachable!()
     };
     let arts = vec![i.size, i.size_full];
@@ -388,17 +409,18 @@ fn every_line_figure_keeps_its_legend_off_the_data_and_draws_chance() {
         { "name": "b", "type": "bars", "from": "compare" },
         { "name": "t", "type": "tsne", "from": "tsne" }
     ]);
-    let specs: Vec<FigureSpec> = serde_json::from_value(specs).unwrap();
+    let figs: Vec<FigureDecl> = serde_json::from_value(specs).unwrap();
     let two = vec![i.train.clone(), i.e5.clone()];
     let one = vec![i.train.clone()];
     let tsne = vec![i.tsne.clone()];
-    for spec in &specs {
+    for fig in &figs {
+        let spec = &fig.spec;
         let arts = match spec {
             FigureSpec::Depth(_) | FigureSpec::Bars(_) | FigureSpec::Fit(_) => &two,
             FigureSpec::Tsne(_) => &tsne,
             _ => &one,
         };
-        let j = job(spec, arts, &formats);
+        let j = job(fig, arts, &formats);
         let g: Vec<PanelGeometry> = match spec {
             FigureSpec::Optimizers(_)
             | FigureSpec::Fit(_)
@@ -532,13 +554,12 @@ fn bars_geometry(_: &FigureSpec, _: &Job<'_>) -> Vec<PanelGeometry> {
 fn shared_y_axes_are_equal_across_the_panels_that_compare_one_metric() {
     let i = inputs();
     let arts = vec![i.train.clone(), i.e5.clone()];
-    let o = FigureSpec::Optimizers(
-        serde_json::from_value(serde_json::json!({"name": "x", "from": "curves"})).unwrap(),
-    );
+    let o: FigureDecl = serde_json::from_value(
+        serde_json::json!({"name": "x", "type": "optimizers", "from": "curves"}),
+    )
+    .unwrap();
     let j = job(&o, &arts, &[]);
-    let spec = FigureSpec::Depth(
-        serde_json::from_value(serde_json::json!({"name": "d", "from": "models"})).unwrap(),
-    );
+    let spec = FigureSpec::Depth(serde_json::from_value(serde_json::json!({})).unwrap());
     let g = line_geometry(&spec, &j);
     // 2 rows x 3 optimizers: each row one y range.
     assert_eq!(g.len(), 6);
@@ -554,19 +575,18 @@ fn shared_y_axes_are_equal_across_the_panels_that_compare_one_metric() {
         unreachable!()
     };
     assert!(o.share_y, "on by default");
-    let fit: fit::Options =
-        serde_json::from_value(serde_json::json!({"name": "f", "from": "fit"})).unwrap();
+    let fit: fit::Options = serde_json::from_value(serde_json::json!({})).unwrap();
     assert!(fit.share_y);
 }
 
 #[test]
 fn heatmap_scale_is_the_data_range_with_values_and_spread() {
     let i = inputs();
-    let spec: FigureSpec = serde_json::from_value(serde_json::json!(
+    let spec: FigureDecl = serde_json::from_value(serde_json::json!(
         { "name": "g", "type": "heatmap", "from": "sweep" }
     ))
     .unwrap();
-    let FigureSpec::Heatmap(o) = &spec else {
+    let FigureSpec::Heatmap(o) = &spec.spec else {
         unreachable!()
     };
     let arts = vec![i.grid];
@@ -626,7 +646,7 @@ fn tsne_stage_coords_draw_one_path_per_run_with_visible_ends() {
     );
     let spec = p.figures[0].clone();
     let arts = vec![tsne.clone()];
-    let FigureSpec::Tsne(o) = &spec else {
+    let FigureSpec::Tsne(o) = &spec.spec else {
         unreachable!()
     };
     let fig = o.figure(&job(&spec, &arts, &[])).unwrap();
@@ -657,4 +677,31 @@ fn tsne_stage_coords_draw_one_path_per_run_with_visible_ends() {
         .unwrap();
     keep(&out);
     assert_eq!(out.files.len(), 2);
+}
+
+/// The t-SNE caption says when optimizers' runs share a start (`rng: seed`), so a reader
+/// knows the paths diverge from one point by construction.
+#[test]
+fn tsne_caption_counts_starts_shared_across_optimizers() {
+    use crate::viz::figures::TsnePath;
+    let shared = |starts: &[(&str, [f64; 2])]| {
+        let paths: Vec<TsnePath> = starts
+            .iter()
+            .enumerate()
+            .map(|(i, &(o, q))| TsnePath {
+                optimizer: o.into(),
+                run: format!("{o}/{i}"),
+                points: vec![q, [q[0] + 5.0, q[1]]],
+            })
+            .collect();
+        tsne::shared_starts(&paths)
+    };
+    let (a, b) = ([1.0, 2.0], [-3.0, 4.0]);
+    // `rng: seed`: each seed's optimizers start together.
+    assert_eq!(shared(&[("gd", a), ("adam", a), ("gd", b), ("adam", b)]), 2);
+    // One optimizer's two runs meeting is no start shared across optimizers.
+    assert_eq!(
+        shared(&[("gd", a), ("adam", [1.5, 2.0]), ("gd", b), ("gd", b)]),
+        0
+    );
 }

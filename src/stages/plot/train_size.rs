@@ -8,29 +8,19 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::super::curves::{self, by_optimizer, Run};
-use super::job::{axis_name, pooled, Job};
+use super::job::{axis_name, curves_table, pooled, Job};
 use super::Drawn;
 use crate::viz::figures::{display_name, mean_std, SizeSeries, Ticks, TrainSizeFigure};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Options {
-    pub name: String,
-    pub from: String,
-    #[serde(default)]
-    pub title: Option<String>,
-    #[serde(default = "default_table")]
+    #[serde(default = "curves_table")]
     pub table: String,
-    #[serde(default)]
-    pub optimizers: Option<Vec<String>>,
     /// The column holding the training-set size: a share (`fraction`, at most 1) or a row
     /// count (`train_rows`, shown as a share of the largest).
     #[serde(default = "default_x")]
     pub x: String,
-}
-
-fn default_table() -> String {
-    curves::CURVES.into()
 }
 
 fn default_x() -> String {
@@ -156,10 +146,7 @@ impl Options {
             format!("Training set size (% of the largest {})", axis_name(x))
         };
         Ok(TrainSizeFigure {
-            title: self
-                .title
-                .clone()
-                .unwrap_or_else(|| "Training-set size vs accuracy".into()),
+            title: job.title_or("Training-set size vs accuracy"),
             x_label,
             series,
             x_ticks: Some(Ticks::fixed(at, text)),
