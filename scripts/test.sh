@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "test dependencies: E5 model + ONNX Runtime, chromium"
+step "test dependencies: E5 model + ONNX Runtime, chromium, man-db"
 scripts/setup-test-deps.sh
 
 step "test dependencies: llama.cpp server + SmolLM2 model (a 5-8 min build the first time)"
@@ -34,5 +34,7 @@ cargo clippy --all-targets --locked -- -D warnings
 step "cargo test"
 # The report test must open the report in Chromium here, not skip when it is missing.
 export QA_PIPE_REQUIRE_CHROMIUM=1
+# The man page test must render it with `man -l`, not skip when man is missing.
+export QA_PIPE_REQUIRE_MAN=1
 export QA_PIPE_SCREENSHOT_DIR="${QA_PIPE_SCREENSHOT_DIR:-$PWD/target/screenshots}"
 cargo test --locked

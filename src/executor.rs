@@ -13,13 +13,16 @@ use anyhow::{Context, Result};
 use crate::cache::{Artifact, Cache, Meta};
 use crate::hash::Key;
 use crate::keyed::{KeyedPlan, KeyedUnit};
+use crate::progress::Ticks;
 use crate::stages::RunCx;
 
 /// A stage's inputs by role, in the order the pipeline lists them.
 pub type Inputs = BTreeMap<String, Vec<Arc<Artifact>>>;
 
 /// Computes unit `ku` of stage `i` from its params and the stage's inputs, and stores it
-/// under the unit's key (`forced`: replacing an artifact already there).
+/// under the unit's key (`forced`: replacing an artifact already there; `ticks`: where the
+/// stage reports its progress).
+#[allow(clippy::too_many_arguments)]
 pub fn compute_unit(
     kp: &KeyedPlan,
     cache: &Cache,
@@ -28,6 +31,7 @@ pub fn compute_unit(
     ku: &KeyedUnit,
     inputs: &Inputs,
     forced: bool,
+    ticks: &dyn Ticks,
 ) -> Result<Artifact> {
     let node = kp.node(i);
     let t = Instant::now();
@@ -37,6 +41,7 @@ pub fn compute_unit(
         root,
         inputs,
         notes: &notes,
+        ticks,
     };
     let mut out = node
         .stage
@@ -69,6 +74,7 @@ pub fn combine(
     units: &[Arc<Artifact>],
     start: Instant,
     forced: bool,
+    ticks: &dyn Ticks,
 ) -> Result<Artifact> {
     let node = kp.node(i);
     let notes = Mutex::new(Vec::new());
@@ -77,6 +83,7 @@ pub fn combine(
         root,
         inputs,
         notes: &notes,
+        ticks,
     };
     let mut out = node.stage.run(&cx, units)?;
     out.notes.splice(0..0, notes.into_inner().expect("notes"));

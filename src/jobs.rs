@@ -14,6 +14,7 @@ use crate::cache::{Artifact, Cache};
 use crate::executor::{combine, compute_unit, Inputs};
 use crate::hash::Key;
 use crate::keyed::KeyedPlan;
+use crate::progress::NoTicks;
 
 /// One job: a unit of a stage, or the stage itself (which combines its units, if any).
 #[derive(Debug, Clone, Serialize)]
@@ -153,7 +154,16 @@ pub fn exec(kp: &KeyedPlan, cache: &Cache, root: &Path, job: &Job) -> Result<Exe
     }
     match job.unit_index {
         Some(u) => {
-            compute_unit(kp, cache, root, i, &kp.stages[i].units[u], &inputs, false)?;
+            compute_unit(
+                kp,
+                cache,
+                root,
+                i,
+                &kp.stages[i].units[u],
+                &inputs,
+                false,
+                &NoTicks,
+            )?;
         }
         None => {
             let units = kp.stages[i]
@@ -164,7 +174,7 @@ pub fn exec(kp: &KeyedPlan, cache: &Cache, root: &Path, job: &Job) -> Result<Exe
                     fetch(&u.key, &what)
                 })
                 .collect::<Result<Vec<_>>>()?;
-            combine(kp, cache, root, i, &inputs, &units, start, false)?;
+            combine(kp, cache, root, i, &inputs, &units, start, false, &NoTicks)?;
         }
     }
     Ok(Executed::Ran)

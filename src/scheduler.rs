@@ -19,7 +19,7 @@ use crate::cache::{Artifact, Cache};
 use crate::executor::{catch, combine, compute_unit, Inputs};
 use crate::keyed::{KeyedPlan, KeyedUnit};
 use crate::outcome::{StageResult, Status};
-use crate::progress::{Event, Progress};
+use crate::progress::{Event, PieceTicks, Progress};
 
 /// What a run does with one stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -345,15 +345,30 @@ impl Walk<'_> {
                     }
                 }
                 let forced = self.modes[i] == Mode::Force;
-                let r = catch(|| compute_unit(kp, cache, self.root, i, ku, inputs, forced));
+                let ticks = self.ticks(i, Some(u));
+                let r = catch(|| compute_unit(kp, cache, self.root, i, ku, inputs, forced, &ticks));
                 Finished::Unit(i, u, r, true)
             }
             Task::Combine(i) => {
                 let start = start.unwrap_or_else(Instant::now);
                 let forced = self.modes[i] == Mode::Force;
-                let r = catch(|| combine(kp, cache, self.root, i, inputs, units, start, forced));
+                let ticks = self.ticks(i, None);
+                let r = catch(|| {
+                    combine(
+                        kp, cache, self.root, i, inputs, units, start, forced, &ticks,
+                    )
+                });
                 Finished::Combine(i, r)
             }
+        }
+    }
+
+    /// Where piece `piece` of stage `i` (a unit, or its own step) reports its work.
+    fn ticks(&self, i: usize, piece: Option<usize>) -> PieceTicks<'_> {
+        PieceTicks {
+            progress: self.progress,
+            stage: &self.kp.node(i).name,
+            piece,
         }
     }
 
@@ -410,6 +425,7 @@ impl Walk<'_> {
             Finished::Open(i, Some(a), _) => {
                 let mut r = result(kp, i, Status::Cached, 0.0);
                 r.notes = a.manifest.notes.clone();
+                r.units_total = kp.stages[i].units.len();
                 self.finish(st, i, r, Some(Arc::new(a)));
             }
             Finished::Open(i, None, Some(Err(e))) => {

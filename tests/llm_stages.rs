@@ -245,7 +245,7 @@ fn api_key_never_reaches_artifacts_or_output() {
             continue;
         }
         let text = if f.extension().is_some_and(|e| e == "parquet") {
-            qa_pipe::table::pretty(&qa_pipe::table::read_parquet(&f).unwrap(), usize::MAX).unwrap()
+            qa_pipe::table::pretty(&qa_pipe::table::read_parquet(&f).unwrap()).unwrap()
         } else {
             String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned()
         };
@@ -317,7 +317,7 @@ fn store_text(p: &Project) -> Vec<(std::path::PathBuf, String)> {
             continue;
         }
         let text = if f.extension().is_some_and(|e| e == "parquet") {
-            qa_pipe::table::pretty(&qa_pipe::table::read_parquet(&f).unwrap(), usize::MAX).unwrap()
+            qa_pipe::table::pretty(&qa_pipe::table::read_parquet(&f).unwrap()).unwrap()
         } else {
             String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned()
         };

@@ -8,9 +8,14 @@ use crate::graph::Plan;
 
 use super::Project;
 
-pub fn dag(project: &Project, pipeline: Option<PathBuf>, format: DagFormat) -> Result<()> {
+pub fn dag(
+    project: &Project,
+    pipeline: Option<PathBuf>,
+    vars: &[String],
+    format: DagFormat,
+) -> Result<()> {
     let path = project.pipeline_path(pipeline)?;
-    let plan = project.plan(&path, &[])?;
+    let plan = project.plan(&path, vars)?;
     print!("{}", render(&plan, format));
     Ok(())
 }

@@ -3,6 +3,7 @@
 mod compare;
 mod dag;
 mod diff;
+mod docs;
 mod gc;
 mod jobs;
 mod pin;
@@ -33,14 +34,11 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         None => std::env::current_dir().map_err(|e| Error::Other(e.into()))?,
     };
     // `--set` applies to every pipeline the command loads (see [`Project::plan`]).
-    let sets = match &cli.command {
-        Command::Run { sets, .. }
-        | Command::Status { sets, .. }
-        | Command::Show { sets, .. }
-        | Command::Jobs { sets, .. }
-        | Command::Exec { sets, .. } => sets.clone(),
-        _ => Vec::new(),
-    };
+    let sets = cli
+        .command
+        .overrides()
+        .map(|o| o.sets.clone())
+        .unwrap_or_default();
     let project = Project {
         root,
         quiet: cli.quiet,
@@ -67,33 +65,46 @@ fn command(project: &Project, command: Command) -> Result<()> {
             force,
             dry_run,
             jobs,
-            vars,
             json,
-            ..
-        } => run::run(project, pipeline, &only, &force, dry_run, jobs, &vars, json),
-        Command::Status {
-            pipeline,
-            vars,
-            json,
-            ..
-        } => status::status(project, pipeline, &vars, json),
-        Command::Dag { pipeline, format } => dag::dag(project, pipeline, format),
+        } => run::run(
+            project,
+            pipeline.pipeline,
+            &only,
+            &force,
+            dry_run,
+            jobs,
+            &pipeline.overrides.vars,
+            json.json,
+        ),
+        Command::Status { pipeline, json } => status::status(
+            project,
+            pipeline.pipeline,
+            &pipeline.overrides.vars,
+            json.json,
+        ),
+        Command::Dag { pipeline, format } => {
+            dag::dag(project, pipeline.pipeline, &pipeline.overrides.vars, format)
+        }
         Command::Show {
             stage,
             pipeline,
             table,
             head,
+            columns,
+            format,
             path,
-            vars,
-            ..
         } => show::show(
             project,
-            pipeline,
+            pipeline.pipeline,
+            &pipeline.overrides.vars,
             &stage,
-            table.as_deref(),
-            head,
-            path,
-            &vars,
+            &show::Shown {
+                table: table.as_deref(),
+                head,
+                columns: &columns,
+                format,
+                path_only: path,
+            },
         ),
         Command::Gc {
             dry_run,
@@ -105,13 +116,13 @@ fn command(project: &Project, command: Command) -> Result<()> {
             last,
             all,
             json,
-        } => runs::runs(project, pipeline.as_deref(), last, all, json),
+        } => runs::runs(project, pipeline.as_deref(), last, all, json.json),
         Command::Diff {
             run_a,
             run_b,
             pipeline,
             json,
-        } => diff::diff(project, run_a, run_b, pipeline, json),
+        } => diff::diff(project, run_a, run_b, pipeline, json.json),
         Command::Report { compare, output } => {
             compare::compare(project, &compare[0], &compare[1], output)
         }
@@ -119,17 +130,20 @@ fn command(project: &Project, command: Command) -> Result<()> {
         Command::Unpin { run } => pin::unpin(project, &run),
         Command::Jobs {
             pipeline,
-            vars,
             todo,
             json,
-            ..
-        } => jobs::list(project, pipeline, &vars, todo, json),
-        Command::Exec {
-            key,
-            pipeline,
-            vars,
-            ..
-        } => jobs::exec(project, pipeline, &vars, &key),
+        } => jobs::list(
+            project,
+            pipeline.pipeline,
+            &pipeline.overrides.vars,
+            todo,
+            json.json,
+        ),
+        Command::Exec { key, pipeline } => {
+            jobs::exec(project, pipeline.pipeline, &pipeline.overrides.vars, &key)
+        }
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man { out_dir } => docs::man(out_dir),
     }
 }
 
@@ -260,11 +274,12 @@ impl Project {
         Ok(kp)
     }
 
-    pub fn progress(&self) -> Box<dyn Progress> {
+    /// What a run of `stages` stages shows while it works.
+    pub fn progress(&self, stages: usize) -> Box<dyn Progress> {
         if self.quiet {
             Box::new(Quiet)
         } else if std::io::stderr().is_terminal() && !self.verbose {
-            Box::new(Bars::new())
+            Box::new(Bars::new(stages))
         } else {
             Box::new(Lines {
                 verbose: self.verbose,

@@ -96,7 +96,7 @@ pub fn run(
         modes,
         dry_run,
     };
-    let progress = project.progress();
+    let progress = project.progress(opts.modes.iter().filter(|m| **m != Mode::Skip).count());
     let executed = scheduler::execute(&kp, &cache, &project.root, &opts, progress.as_ref())?;
     let results = &executed.results;
     if !dry_run {
@@ -147,14 +147,41 @@ pub fn run(
         .filter(|r| matches!(r.status, Status::Failed(_)))
         .map(|r| r.stage.as_str())
         .collect();
+    // Each report's path: the latest copy at a stable path, or the artifact's own.
+    let reports: Vec<Option<PathBuf>> = results
+        .iter()
+        .zip(&executed.artifacts)
+        .map(|(r, art)| {
+            let report = report_path(project, art.as_deref()).filter(|_| !dry_run)?;
+            let latest = super::record::latest_report(project, &cache, plan, r, &report);
+            Some(latest.unwrap_or(report))
+        })
+        .collect();
     if json {
+        let stages: Vec<serde_json::Value> = results
+            .iter()
+            .zip(&reports)
+            .map(|(r, report)| {
+                let mut v = serde_json::to_value(r).unwrap_or_default();
+                let done = matches!(r.status, Status::Ran | Status::Cached) && !dry_run;
+                if let (true, Some(o)) = (done, v.as_object_mut()) {
+                    o.insert(
+                        "artifact".into(),
+                        serde_json::json!(cache.object_dir(r.key.as_str())),
+                    );
+                    o.insert("report".into(), serde_json::json!(report));
+                }
+                v
+            })
+            .collect();
         let out = serde_json::json!({
             "pipeline": plan.path,
             "ok": failed.is_empty(),
             "run": run_id,
             "wall_s": crate::history::now() - started,
+            "report": reports.iter().flatten().next(),
             "metrics": metrics,
-            "stages": results,
+            "stages": stages,
         });
         println!(
             "{}",
@@ -175,13 +202,9 @@ pub fn run(
         super::record::print_metrics(&metrics);
     }
     // The report's path is what a quiet run is for: `-q` keeps it.
-    if !json && !dry_run {
-        for (r, art) in results.iter().zip(&executed.artifacts) {
-            if let Some(report) = report_path(project, art.as_deref()) {
-                let shown = super::record::latest_report(project, &cache, plan, r, &report)
-                    .unwrap_or(report);
-                println!("report: {}", shown.display());
-            }
+    if !json {
+        for report in reports.iter().flatten() {
+            println!("report: {}", report.display());
         }
     }
     // The process ends here: freeing a plan of 10,000 stages piece by piece is a tenth of

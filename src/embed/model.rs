@@ -208,9 +208,20 @@ impl E5Model {
     /// depend on the other texts or on how many there are: the same bits as embedding it
     /// alone.
     pub fn embed<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Array2<f32>, EmbedError> {
+        self.embed_counting(texts, |_| {})
+    }
+
+    /// As [`E5Model::embed`], calling `embedded(n)` after each batch with the number of
+    /// texts embedded so far (for a progress bar).
+    pub fn embed_counting<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        mut embedded: impl FnMut(usize),
+    ) -> Result<Array2<f32>, EmbedError> {
         let encodings = self.encode(texts)?;
         let lengths: Vec<usize> = encodings.iter().map(|e| e.get_ids().len()).collect();
         let mut out = Array2::<f32>::zeros((texts.len(), self.dim));
+        let mut done = 0;
         for batch in equal_length_batches(&lengths) {
             let encs: Vec<&Encoding> = batch.indices.iter().map(|&i| &encodings[i]).collect();
             let (pooled, _) = self.run_batch(&encs)?;
@@ -219,6 +230,8 @@ impl E5Model {
                 dst.assign(&ndarray::ArrayView1::from(row));
                 l2_normalize(dst);
             }
+            done += batch.indices.len();
+            embedded(done);
         }
         Ok(out)
     }

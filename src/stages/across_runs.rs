@@ -16,6 +16,9 @@ use super::evidence::{self, measure, QuestionRow};
 use crate::cache::Artifact;
 use crate::ml::stats::{bootstrap_indices, bootstrap_mean};
 
+/// Per (source, optimizer): each question's (text, value, weight).
+type ByConfig = BTreeMap<(String, String), Vec<(String, f64, f64)>>;
+
 /// The change of one headline metric from run A to run B on the same questions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PairedChange {
@@ -44,7 +47,7 @@ pub fn accuracy_changes(a: &Artifact, b: &Artifact) -> Result<Vec<PairedChange>>
     let p: Params = serde_json::from_value(b.manifest.params.clone())
         .context("reading the evaluation's params")?;
     let by_config = |rows: &[QuestionRow]| {
-        let mut m: BTreeMap<(String, String), Vec<(String, f64, f64)>> = BTreeMap::new();
+        let mut m: ByConfig = BTreeMap::new();
         for r in rows.iter().filter(|r| r.measure == measure::ACCURACY) {
             m.entry((r.source.clone(), r.config.clone()))
                 .or_default()

@@ -189,14 +189,21 @@ pub fn pair_features(
 }
 
 impl E5Stage {
-    fn embed(&self, model: &E5Model, prefix: &str, texts: &[&str]) -> Result<(Array2<f32>, usize)> {
+    /// The texts' vectors and how many were truncated; `embedded(n)` after each batch.
+    fn embed(
+        &self,
+        model: &E5Model,
+        prefix: &str,
+        texts: &[&str],
+        embedded: impl FnMut(usize),
+    ) -> Result<(Array2<f32>, usize)> {
         let prefixed: Vec<String> = texts.iter().map(|t| format!("{prefix}{t}")).collect();
         let truncated = model
             .token_ids(&prefixed)?
             .iter()
             .filter(|ids| ids.len() >= self.p.max_length)
             .count();
-        Ok((model.embed(&prefixed)?, truncated))
+        Ok((model.embed_counting(&prefixed, embedded)?, truncated))
     }
 }
 
@@ -216,11 +223,20 @@ impl Stage for E5Stage {
         let all: Vec<&QaRow> = train.iter().chain(&test).collect();
         let (questions, q_index) = distinct(all.iter().map(|r| r.question.as_str()));
         let (answers, a_index) = distinct(all.iter().map(|r| r.answer.as_str()));
+        let (nq, total) = (
+            questions.len() as u64,
+            (questions.len() + answers.len()) as u64,
+        );
+        cx.tick("sentences", 0, total);
         let (q_emb, q_cut) = self
-            .embed(&model, &self.p.query_prefix, &questions)
+            .embed(&model, &self.p.query_prefix, &questions, |n| {
+                cx.tick("sentences", n as u64, total)
+            })
             .context("embedding the questions")?;
         let (a_emb, a_cut) = self
-            .embed(&model, &self.p.passage_prefix, &answers)
+            .embed(&model, &self.p.passage_prefix, &answers, |n| {
+                cx.tick("sentences", nq + n as u64, total)
+            })
             .context("embedding the answers")?;
         if q_cut + a_cut > 0 {
             cx.warn(format!(

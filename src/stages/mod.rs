@@ -263,12 +263,14 @@ impl<'a> BuildCx<'a> {
     }
 }
 
-/// What a running stage gets: its inputs' artifacts by role, and a way to tell the user things.
+/// What a running stage gets: its inputs' artifacts by role, and ways to tell the user
+/// things and how far it is.
 pub struct RunCx<'a> {
     pub stage: &'a str,
     pub root: &'a Path,
     pub inputs: &'a BTreeMap<String, Vec<Arc<Artifact>>>,
     pub notes: &'a std::sync::Mutex<Vec<String>>,
+    pub ticks: &'a dyn crate::progress::Ticks,
 }
 
 impl RunCx<'_> {
@@ -284,6 +286,12 @@ impl RunCx<'_> {
     /// All artifacts bound to `role`, in the order the pipeline lists them.
     pub fn input_all(&self, role: &str) -> &[Arc<Artifact>] {
         self.inputs.get(role).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// How far this piece of the stage is: `done` of `total` of `what` ("epochs"), for
+    /// the progress bar.
+    pub fn tick(&self, what: &'static str, done: u64, total: u64) {
+        self.ticks.tick(what, done, total);
     }
 
     /// A warning for the user; kept in the artifact's manifest so cached runs can show it too.

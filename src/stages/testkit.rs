@@ -93,6 +93,7 @@ impl Store {
             root: self.dir.path(),
             inputs: &map,
             notes: &notes,
+            ticks: &crate::progress::NoTicks,
         };
         stage.run(&cx, &[])
     }

@@ -502,7 +502,11 @@ impl Stage for Train {
     fn run_unit(&self, unit: &Unit, cx: &RunCx<'_>) -> Result<Output> {
         let spec: RunSpec = serde_json::from_value(unit.params.clone())?;
         let d = load_features(cx)?;
+        // Whole runs: the epoch loop (src/ml/train.rs) has no progress hook.
+        let epochs = spec.config.epochs as u64;
+        cx.tick("epochs", 0, epochs);
         let r = run_spec(&d, &spec)?;
+        cx.tick("epochs", epochs, epochs);
         if let RunStatus::Diverged(e) = r.status {
             cx.warn(format!(
                 "{}: diverged (NaN/Inf) at epoch {e}; its curves stop at epoch {}",
