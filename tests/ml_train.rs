@@ -157,6 +157,19 @@ fn row_space_first_layer_matches_the_direct_one() {
 }
 
 #[test]
+fn watching_the_epochs_reports_each_one_and_changes_nothing() {
+    let d = data(16, 6, 5, 1.0);
+    let c = cfg("adam", 7);
+    let seen = std::cell::RefCell::new(Vec::new());
+    let watched =
+        qa_pipe::ml::train::train_observed(&d.view(), &c, 1, &|e| seen.borrow_mut().push(e))
+            .unwrap();
+    assert_eq!(seen.into_inner(), (0..7).collect::<Vec<_>>());
+    let plain = train(&d.view(), &c, 1).unwrap();
+    assert_eq!(numbers(&watched), numbers(&plain));
+}
+
+#[test]
 fn divergence_stops_the_run() {
     // Adam keeps stepping by ~lr on momentum after tanh saturates: 1e308 overflows.
     let d = data(16, 6, 5, 1.0);

@@ -368,6 +368,17 @@ pub fn train<T: Real>(
     cfg: &TrainConfig,
     key: impl Into<RunKey>,
 ) -> Result<RunResult<T>, TrainError> {
+    train_observed(data, cfg, key, &|_| {})
+}
+
+/// [`train`], calling `on_epoch(e)` as epoch `e` begins (after `e` epochs): how a caller
+/// shows progress. It does not change the result.
+pub fn train_observed<T: Real>(
+    data: &Dataset<'_, T>,
+    cfg: &TrainConfig,
+    key: impl Into<RunKey>,
+    on_epoch: &dyn Fn(usize),
+) -> Result<RunResult<T>, TrainError> {
     let key = key.into();
     cfg.validate()?;
     data.check()?;
@@ -391,7 +402,7 @@ pub fn train<T: Real>(
         order.extend(0..order.capacity());
         order.shuffle(&mut shuffle_rng);
     };
-    run(data, cfg, &rows, &val_rows, mlp, orders)
+    run(data, cfg, &rows, &val_rows, mlp, orders, on_epoch)
 }
 
 /// A run from injected weights and shuffle orders, over all training rows (the replay
@@ -435,7 +446,7 @@ pub fn train_injected<T: Real>(
     let mut cfg = cfg.clone();
     cfg.snapshots = None;
     cfg.early_stopping = None;
-    run(data, &cfg, &rows, &[], mlp, orders)
+    run(data, &cfg, &rows, &[], mlp, orders, &|_| {})
 }
 
 /// Rows kept by the training fraction, ascending.
@@ -720,6 +731,7 @@ fn run<T: Real>(
     val_rows: &[usize],
     mlp: Mlp<T>,
     mut next_order: impl FnMut(&mut Vec<usize>, usize),
+    on_epoch: &dyn Fn(usize),
 ) -> Result<RunResult<T>, TrainError> {
     let n_train = rows.len();
     let n_val = val_rows.len();
@@ -772,6 +784,7 @@ fn run<T: Real>(
     let mut since_best = 0usize;
 
     for epoch in 0..cfg.epochs {
+        on_epoch(epoch);
         let t0 = Instant::now();
         if !full_batch {
             next_order(&mut order, epoch);

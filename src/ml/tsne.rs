@@ -188,6 +188,16 @@ impl Objective {
 
 /// Embeds the rows of `x` in two dimensions.
 pub fn fit(x: ArrayView2<f64>, params: &TsneParams) -> Result<Tsne, TsneError> {
+    fit_observed(x, params, &|_| {})
+}
+
+/// [`fit`], calling `on_iteration(i)` as iteration `i` of the descent begins (every
+/// [`REPORT_EVERY`] iterations): how a caller shows progress. It does not change the result.
+pub fn fit_observed(
+    x: ArrayView2<f64>,
+    params: &TsneParams,
+    on_iteration: &dyn Fn(usize),
+) -> Result<Tsne, TsneError> {
     let n = x.nrows();
     params.validate(n)?;
     for ((row, col), v) in x.indexed_iter() {
@@ -222,6 +232,7 @@ pub fn fit(x: ArrayView2<f64>, params: &TsneParams) -> Result<Tsne, TsneError> {
         objective: &objective,
         learning_rate,
         min_grad_norm: params.min_grad_norm,
+        on_iteration,
     };
     let (_, it) = opt.run(
         &mut y,
@@ -291,7 +302,11 @@ struct Descent<'a> {
     objective: &'a Objective,
     learning_rate: f64,
     min_grad_norm: f64,
+    on_iteration: &'a dyn Fn(usize),
 }
+
+/// How often [`fit_observed`] reports an iteration.
+pub const REPORT_EVERY: usize = 10;
 
 impl Descent<'_> {
     /// Runs iterations `start..max_iter`; returns the last computed error and the index
@@ -314,6 +329,9 @@ impl Descent<'_> {
         let mut best_iter = start;
         let mut last = start;
         for i in start..max_iter {
+            if i % REPORT_EVERY == 0 {
+                (self.on_iteration)(i);
+            }
             last = i;
             let check = (i + 1) % CHECK_EVERY == 0;
             error = self
@@ -489,6 +507,18 @@ mod tests {
         )
         .unwrap();
         assert_ne!(a.embedding, c.embedding);
+        // Watching the descent reports every tenth iteration and changes nothing.
+        let seen = std::sync::Mutex::new(Vec::new());
+        let watched = fit_observed(x.view(), &params, &|i| seen.lock().unwrap().push(i)).unwrap();
+        assert_eq!(watched.embedding, a.embedding);
+        let seen = seen.into_inner().unwrap();
+        assert_eq!(seen.first(), Some(&0));
+        assert!(seen.windows(2).all(|w| w[1] > w[0]), "{seen:?}");
+        assert!(seen.iter().all(|i| i % REPORT_EVERY == 0), "{seen:?}");
+        assert!(
+            *seen.last().unwrap() + REPORT_EVERY > watched.n_iter,
+            "{seen:?}"
+        );
     }
 
     #[test]

@@ -306,7 +306,7 @@ impl Stage for Sweep {
             ),
             precision: spec.precision,
         };
-        let results = [run_spec(&d, &rs)?];
+        let results = [run_spec(&d, &rs, cx)?];
         let rows: Vec<RunRow> = results
             .iter()
             .map(|r| {

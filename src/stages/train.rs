@@ -35,8 +35,8 @@ use crate::ml::optim::OptimizerSpec;
 use crate::ml::real::Real;
 use crate::ml::rng::{RngScope, RunKey};
 use crate::ml::train::{
-    one_or_many, train, Dataset, EarlyStopping, FirstLayer, FractionMode, RunResult, RunStatus,
-    SnapshotConfig, TrainConfig, TrainError,
+    one_or_many, train_observed, Dataset, EarlyStopping, FirstLayer, FractionMode, RunResult,
+    RunStatus, SnapshotConfig, TrainConfig, TrainError,
 };
 
 pub const KIND: Kind = Kind {
@@ -255,6 +255,7 @@ pub(crate) fn run_in<T: Real>(
     d: &Loaded,
     cfg: &TrainConfig,
     key: &RunKey,
+    on_epoch: &dyn Fn(usize),
 ) -> Result<RunResult<f64>> {
     let (xtr, ytr) = (d.x_train.mapv(T::from_f64), d.y_train.mapv(T::from_f64));
     let (xte, yte) = (d.x_test.mapv(T::from_f64), d.y_test.mapv(T::from_f64));
@@ -265,7 +266,7 @@ pub(crate) fn run_in<T: Real>(
         y_test: yte.view(),
         groups: Some(&d.groups),
     };
-    let r = train(&data, cfg, key.clone())?;
+    let r = train_observed(&data, cfg, key.clone(), on_epoch)?;
     Ok(RunResult {
         curves: r.curves,
         weights: r
@@ -280,11 +281,17 @@ pub(crate) fn run_in<T: Real>(
     })
 }
 
-pub(crate) fn run_spec(d: &Loaded, spec: &RunSpec) -> Result<RunResult<f64>> {
-    match spec.precision {
-        Precision::F32 => run_in::<f32>(d, &spec.config, &spec.key),
-        Precision::F64 => run_in::<f64>(d, &spec.config, &spec.key),
-    }
+/// Runs `spec`, ticking `cx`'s progress once per epoch.
+pub(crate) fn run_spec(d: &Loaded, spec: &RunSpec, cx: &RunCx<'_>) -> Result<RunResult<f64>> {
+    let epochs = spec.config.epochs as u64;
+    cx.tick("epochs", 0, epochs);
+    let tick = |e: usize| cx.tick("epochs", e as u64, epochs);
+    let r = match spec.precision {
+        Precision::F32 => run_in::<f32>(d, &spec.config, &spec.key, &tick),
+        Precision::F64 => run_in::<f64>(d, &spec.config, &spec.key, &tick),
+    };
+    cx.tick("epochs", epochs, epochs);
+    r
 }
 
 pub(crate) fn batch(fields: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
@@ -502,11 +509,7 @@ impl Stage for Train {
     fn run_unit(&self, unit: &Unit, cx: &RunCx<'_>) -> Result<Output> {
         let spec: RunSpec = serde_json::from_value(unit.params.clone())?;
         let d = load_features(cx)?;
-        // Whole runs: the epoch loop (src/ml/train.rs) has no progress hook.
-        let epochs = spec.config.epochs as u64;
-        cx.tick("epochs", 0, epochs);
-        let r = run_spec(&d, &spec)?;
-        cx.tick("epochs", epochs, epochs);
+        let r = run_spec(&d, &spec, cx)?;
         if let RunStatus::Diverged(e) = r.status {
             cx.warn(format!(
                 "{}: diverged (NaN/Inf) at epoch {e}; its curves stop at epoch {}",

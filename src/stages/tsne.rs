@@ -287,10 +287,10 @@ impl Stage for Tsne {
         } else {
             x.mapv(f64::from)
         };
-        // Start and end only: the descent (src/ml/tsne.rs) has no progress hook.
         let iterations = self.p.iterations as u64;
         cx.tick("iterations", 0, iterations);
-        let r = tsne::fit(reduced.view(), &self.p.tsne_params())
+        let tick = |i: usize| cx.tick("iterations", (i as u64).min(iterations), iterations);
+        let r = tsne::fit_observed(reduced.view(), &self.p.tsne_params(), &tick)
             .with_context(|| format!("t-SNE of {n} snapshots"))?;
         cx.tick("iterations", iterations, iterations);
         let trust = if n <= TRUST_MAX_POINTS && n > 10 {
