@@ -258,7 +258,8 @@ fn remember_materials(
         }
         h.finalize().to_hex().to_string()
     });
-    if digest.is_some() && std::fs::read_to_string(&digest_path).ok() == digest {
+    // The state itself must still be there: a digest vouches for it, it does not replace it.
+    if digest.is_some() && std::fs::read_to_string(&digest_path).ok() == digest && path.is_file() {
         return;
     }
     let mut state = prev.unwrap_or_else(|| load_state(cache, &kp.plan));
