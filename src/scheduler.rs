@@ -42,7 +42,7 @@ pub struct Options {
 /// What a run of the plan gives back, per plan node: how each stage ended, and the verified
 /// artifact of each that finished (`None` for the rest). Callers read the artifacts from
 /// here rather than looking every stage up again.
-pub struct Executed {
+pub struct RunResults {
     pub results: Vec<StageResult>,
     pub artifacts: Vec<Option<Arc<Artifact>>>,
 }
@@ -53,7 +53,7 @@ pub fn execute(
     root: &Path,
     opts: &Options,
     progress: &dyn Progress,
-) -> Result<Executed> {
+) -> Result<RunResults> {
     let plan = &kp.plan;
     let n = plan.nodes.len();
     let selected = |i: usize| opts.modes[i] != Mode::Skip;
@@ -75,7 +75,7 @@ pub fn execute(
                 results[i] = Some(result(kp, i, status, 0.0));
             }
         }
-        return Ok(Executed {
+        return Ok(RunResults {
             results: results.into_iter().map(|r| r.expect("all set")).collect(),
             artifacts,
         });
@@ -141,7 +141,7 @@ pub fn execute(
         }
     });
     let state = shared.0.into_inner().expect("scheduler state");
-    Ok(Executed {
+    Ok(RunResults {
         results: state
             .results
             .into_iter()

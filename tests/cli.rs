@@ -6,32 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::Project;
-
-const PIPELINE: &str = "\
-stages:
-  data:
-    kind: ingest_csv
-    params:
-      train: data/train.csv
-      test: data/test.csv
-  features:
-    kind: tfidf
-    inputs: [data]
-  train:
-    kind: train
-    inputs: [features]
-    params: {hidden: 4, optimizers: [sgd, adam], seeds: [1], epochs: 2, batch_size: 2}
-  report:
-    kind: report
-    inputs: {metrics: [train]}
-";
-
-fn project() -> Project {
-    let p = Project::new();
-    p.write("pipelines/r.yaml", PIPELINE);
-    p
-}
+use common::{report_project as project, Project};
 
 #[test]
 fn bash_completion_loads_and_completes_subcommands() {

@@ -10,31 +10,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use common::{status_of, statuses, Project, Run};
-
-/// data -> features -> train (two units) -> report, small enough to run in a second.
-const PIPELINE: &str = "\
-stages:
-  data:
-    kind: ingest_csv
-    params: {train: data/train.csv, test: data/test.csv}
-  features:
-    kind: tfidf
-    inputs: [data]
-  train:
-    kind: train
-    inputs: [features]
-    params: {hidden: 4, optimizers: [sgd, adam], seeds: [1], epochs: 2, batch_size: 2}
-  report:
-    kind: report
-    inputs: {metrics: [train]}
-";
-
-fn project() -> Project {
-    let p = Project::new();
-    p.write("pipelines/r.yaml", PIPELINE);
-    p
-}
+use common::{
+    report_project as project, status_of, statuses, Project, Run, REPORT_PIPELINE as PIPELINE,
+};
 
 fn manifest(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()

@@ -72,6 +72,31 @@ stages:
       mode: joint
 ";
 
+/// data -> features -> train (two units) -> report, small enough to run in a second.
+pub const REPORT_PIPELINE: &str = "\
+stages:
+  data:
+    kind: ingest_csv
+    params: {train: data/train.csv, test: data/test.csv}
+  features:
+    kind: tfidf
+    inputs: [data]
+  train:
+    kind: train
+    inputs: [features]
+    params: {hidden: 4, optimizers: [sgd, adam], seeds: [1], epochs: 2, batch_size: 2}
+  report:
+    kind: report
+    inputs: {metrics: [train]}
+";
+
+/// A project with [`REPORT_PIPELINE`] at pipelines/r.yaml.
+pub fn report_project() -> Project {
+    let p = Project::new();
+    p.write("pipelines/r.yaml", REPORT_PIPELINE);
+    p
+}
+
 impl Project {
     pub fn new() -> Project {
         let p = Project {
