@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::StoreError;
 use crate::fileio::{hash_file, write_atomic};
 use crate::hash::{now_ns, FileHashes};
+use crate::store::known::{self, Known};
 use crate::store::{Published, Store};
 use crate::table;
 
@@ -215,6 +216,9 @@ pub struct Cache {
     /// The remote's keys from one listing ([`Cache::index_remote`]), kept up to date with
     /// what this process publishes: a key it lacks is not asked for.
     index: Mutex<Option<BTreeSet<String>>>,
+    /// The keys this cache has seen in the remote, and when: a run whose every key is here
+    /// and was seen there recently need not list it ([`Cache::index_remote_for`]).
+    known: Mutex<Option<Known>>,
     /// One fetch per key at a time, so concurrent lookups of a key download it once.
     fetching: Mutex<BTreeMap<String, Arc<Mutex<()>>>>,
 }
@@ -223,6 +227,9 @@ impl Drop for Cache {
     fn drop(&mut self) {
         if let Ok(v) = self.verified.get_mut() {
             v.save();
+        }
+        if let Ok(Some(k)) = self.known.get_mut() {
+            k.save(known::now_s());
         }
     }
 }
@@ -247,12 +254,15 @@ impl Cache {
             verified: Mutex::new(FileHashes::load(&root.join("state").join("verified.memo"))),
             remote: None,
             index: Mutex::new(None),
+            known: Mutex::new(None),
             fetching: Mutex::new(BTreeMap::new()),
         })
     }
 
     /// This store as the read-through cache of `remote`.
     pub fn with_remote(mut self, remote: Option<Arc<dyn Store>>) -> Cache {
+        let state = self.root.join("state");
+        self.known = Mutex::new(remote.as_ref().map(|r| Known::load(&state, r.url())));
         self.remote = remote;
         self
     }
@@ -271,6 +281,44 @@ impl Cache {
         Ok(())
     }
 
+    /// Before a run of `keys`: lists the remote's keys once, as [`Cache::index_remote`],
+    /// unless every key has an artifact here that was seen in the remote within
+    /// [`known::TRUST_FOR`]: then the remote is not asked at all (a local artifact that
+    /// then fails to verify is fetched by its key). Returns whether it listed.
+    pub fn index_remote_for(&self, keys: &[&str]) -> Result<bool, StoreError> {
+        let Some(r) = &self.remote else {
+            return Ok(false);
+        };
+        let now = known::now_s();
+        let recent = self
+            .known()
+            .as_ref()
+            .is_some_and(|k| k.all_recent(keys.iter().copied(), now));
+        if recent {
+            if let Ok(here) = self.present() {
+                if keys.iter().all(|k| here.contains(*k)) {
+                    return Ok(false);
+                }
+            }
+        }
+        let listed = r.keys()?;
+        if let Some(k) = self.known().as_mut() {
+            for &key in keys {
+                if listed.contains(key) {
+                    k.saw(key, now);
+                } else {
+                    k.lost(key);
+                }
+            }
+        }
+        *self.index.lock().expect("index") = Some(listed);
+        Ok(true)
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, Option<Known>> {
+        self.known.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Whether `key` has an artifact here, or in the remote's listing (without fetching it).
     /// `present` is one listing of the local store ([`Cache::present`]): for asking about
     /// many keys, most of them absent, without a failed open per key.
@@ -287,6 +335,9 @@ impl Cache {
     fn note_published(&self, key: &str) {
         if let Some(ix) = self.index.lock().expect("index").as_mut() {
             ix.insert(key.to_string());
+        }
+        if let Some(k) = self.known().as_mut() {
+            k.saw(key, known::now_s());
         }
     }
 
@@ -352,8 +403,18 @@ impl Cache {
             return Ok(a);
         }
         match remote.fetch(key, self) {
-            Ok(Ok(a)) => Ok(a),
-            Ok(Err(Miss::Missing)) => local,
+            Ok(Ok(a)) => {
+                if let Some(k) = self.known().as_mut() {
+                    k.saw(key, known::now_s());
+                }
+                Ok(a)
+            }
+            Ok(Err(Miss::Missing)) => {
+                if let Some(k) = self.known().as_mut() {
+                    k.lost(key);
+                }
+                local
+            }
             Ok(Err(Miss::Corrupt(why))) => {
                 Err(Miss::Corrupt(format!("in {}: {why}", remote.url())))
             }

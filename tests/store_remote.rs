@@ -80,6 +80,39 @@ fn keys(p: &Project) -> Vec<String> {
     keys
 }
 
+/// (list, get, head, put, delete) requests of a `-v` stats line.
+fn requests(stats: &str) -> (u64, u64, u64, u64, u64) {
+    (
+        count(stats, "list"),
+        count(stats, "get"),
+        count(stats, "head"),
+        count(stats, "put"),
+        count(stats, "delete"),
+    )
+}
+
+/// Makes every key `n` remembers seeing in its store look `secs` older.
+fn age_store_record(n: &Node, secs: u64) {
+    let state = n.p.path("artifacts/state");
+    let record = fs::read_dir(&state)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("store-") && name.ends_with(".keys")
+        })
+        .expect("a record of the store's keys in artifacts/state");
+    let text = fs::read_to_string(&record).unwrap();
+    let mut lines = text.lines();
+    let mut out = format!("{}\n{}\n", lines.next().unwrap(), lines.next().unwrap());
+    for l in lines {
+        let (key, t) = l.split_once(' ').unwrap();
+        let t: u64 = t.parse().unwrap();
+        out.push_str(&format!("{key} {}\n", t - secs));
+    }
+    fs::write(&record, out).unwrap();
+}
+
 fn count(stats: &str, what: &str) -> u64 {
     let before = stats
         .split(&format!(" {what}"))
@@ -95,11 +128,11 @@ fn count(stats: &str, what: &str) -> u64 {
 // ---------------------------------------------------------------------------------------
 // The directory back end (file://): no server needed.
 
-/// A fully cached run with a warm local cache makes exactly one request (the listing); a
-/// cold local cache downloads each artifact once (one manifest and its files per key)
-/// and uploads nothing.
+/// A fully cached run with a warm local cache asks the store nothing (every key is here and
+/// was seen there within the hour); a cold local cache downloads each artifact once (one
+/// manifest and its files per key) and uploads nothing.
 #[test]
-fn warm_cache_makes_one_listing_and_cold_cache_downloads_each_artifact_once() {
+fn warm_cache_asks_nothing_and_cold_cache_downloads_each_artifact_once() {
     let bucket = tempfile::tempdir().unwrap();
     let url = format!("file://{}", bucket.path().display());
     let a = Node::new(&url, &[]);
@@ -111,17 +144,8 @@ fn warm_cache_makes_one_listing_and_cold_cache_downloads_each_artifact_once() {
     assert_eq!(code, 0, "{v}");
     assert!(all(&v, "cached"), "{v}");
     let warm = Node::stats(&err);
-    assert_eq!(
-        (
-            count(&warm, "list"),
-            count(&warm, "get"),
-            count(&warm, "head"),
-            count(&warm, "put"),
-            count(&warm, "delete")
-        ),
-        (1, 0, 0, 0, 0),
-        "{warm}"
-    );
+    assert_eq!(requests(&warm), (0, 0, 0, 0, 0), "{warm}");
+    assert!(err.contains("not asked"), "{err}");
 
     // Another project sharing only the store: everything is downloaded once and verified.
     let b = Node::new(&url, &[]);
@@ -140,6 +164,64 @@ fn warm_cache_makes_one_listing_and_cold_cache_downloads_each_artifact_once() {
         a.p.objects(),
         "the manifests too, byte for byte"
     );
+}
+
+/// What a warm run takes on trust is bounded: a local artifact that fails to verify is
+/// fetched by its key (no listing); a key seen in the store over an hour ago is listed
+/// again, and what the store lost meanwhile (another team's gc) is pushed back.
+#[test]
+fn the_store_is_asked_again_for_a_damaged_artifact_and_after_an_hour() {
+    let bucket = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", bucket.path().display());
+    let a = Node::new(&url, &[]);
+    a.run(&["run", "pipelines/p.yaml"]).ok();
+    let published = keys(&a.p);
+
+    // A damaged table here: fetched from the store, verified, no listing needed.
+    let data = a.p.artifact_dir("pipelines/p.yaml", "data");
+    let table = walk_files(&data)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .expect("a table of `data`");
+    let good = fs::read(&table).unwrap();
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0xff;
+    fs::remove_file(&table).unwrap(); // a new inode: the memory of its checksum does not match
+    fs::write(&table, &bad).unwrap();
+    let (code, v, err) = a.run_json(&["-v", "pipelines/p.yaml"]);
+    assert_eq!(code, 0, "{v}\n{err}");
+    assert!(all(&v, "cached"), "{v}");
+    let stats = Node::stats(&err);
+    assert_eq!(count(&stats, "list"), 0, "{stats}");
+    assert!(count(&stats, "get") >= 2, "not fetched: {stats}");
+    assert_eq!(fs::read(&table).unwrap(), good, "the damaged table stayed");
+
+    // The store loses one artifact. Within the hour a warm run does not notice ...
+    let key = data.file_name().unwrap().to_string_lossy().into_owned();
+    fs::remove_file(bucket.path().join(format!("manifests/{key}.json"))).unwrap();
+    let (_, _, err) = a.run_json(&["-v", "pipelines/p.yaml"]);
+    assert_eq!(requests(&Node::stats(&err)), (0, 0, 0, 0, 0), "{err}");
+    // ... an hour later it lists the store once and pushes what is missing there.
+    age_store_record(&a, 3601);
+    let (code, v, err) = a.run_json(&["-v", "pipelines/p.yaml"]);
+    assert_eq!(code, 0, "{v}");
+    let stats = Node::stats(&err);
+    assert_eq!(count(&stats, "list"), 1, "{stats}");
+    assert!(err.contains("pushed 1 artifact"), "{err}");
+    assert!(bucket
+        .path()
+        .join(format!("manifests/{key}.json"))
+        .is_file());
+    // The listing renewed the record: the next run asks nothing.
+    let (_, _, err) = a.run_json(&["-v", "pipelines/p.yaml"]);
+    assert_eq!(requests(&Node::stats(&err)), (0, 0, 0, 0, 0), "{err}");
+
+    let b = Node::new(&url, &[]);
+    let (code, v, _) = b.run_json(&["pipelines/p.yaml"]);
+    assert_eq!(code, 0, "{v}");
+    assert!(all(&v, "cached"), "{v}");
+    assert_eq!(keys(&b.p), published);
 }
 
 /// Many writers computing one key at the same instant: one manifest wins, and every
@@ -372,7 +454,7 @@ fn s3_server_honours_put_if_absent() {
 }
 
 /// Published by one project, read back by another that shares only the bucket: the same
-/// bytes; then a warm rerun asks the server once (the listing).
+/// bytes; then a warm rerun asks the server nothing.
 #[test]
 fn s3_publish_and_read_back() {
     let Some(s3) = S3::start() else { return };
@@ -394,9 +476,7 @@ fn s3_publish_and_read_back() {
     let (code, v, err) = b.run_json(&["-v", "pipelines/p.yaml"]);
     assert_eq!(code, 0, "{v}");
     let warm = Node::stats(&err);
-    assert_eq!(count(&warm, "list"), 1, "{warm}");
-    assert_eq!(count(&warm, "get"), 0, "{warm}");
-    assert_eq!(count(&warm, "put"), 0, "{warm}");
+    assert_eq!(requests(&warm), (0, 0, 0, 0, 0), "{warm}");
 }
 
 /// Two writers on one key: the second finds the first's manifest, does not overwrite it,
@@ -474,9 +554,10 @@ fn s3_a_corrupted_object_is_detected_and_recomputed() {
     assert!(all(&v, "cached"), "the store was not repaired: {v}");
 }
 
-/// With the server down, a run and an exec fail at once with an error naming the store's
-/// URL; nothing in artifacts/ is lost, and once the server is back the next run publishes
-/// what was computed meanwhile.
+/// With the server down, a fully cached run needs nothing from it and succeeds without
+/// asking; a run that must compute, and an exec, fail at once with an error naming the
+/// store's URL; nothing in artifacts/ is lost, and once the server is back the next run
+/// publishes what was computed meanwhile.
 #[test]
 fn s3_server_down_is_a_clear_error_and_loses_nothing() {
     let Some(mut s3) = S3::start() else { return };
@@ -485,6 +566,13 @@ fn s3_server_down_is_a_clear_error_and_loses_nothing() {
     let before = a.p.objects();
     s3.down();
 
+    let (code, v, err) = a.run_json(&["-v", "pipelines/p.yaml"]);
+    assert_eq!(code, 0, "{v}\n{err}");
+    assert!(all(&v, "cached"), "{v}");
+    assert!(err.contains("not asked"), "{err}");
+
+    // An edit: its stage must be computed, so the store is listed first, and is down.
+    a.p.write("stages/tfidf.yaml", "kind: tfidf\nparams:\n  bias: false\n");
     let t = Instant::now();
     let r = a.run(&["run", "pipelines/p.yaml"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -505,13 +593,11 @@ fn s3_server_down_is_a_clear_error_and_loses_nothing() {
     );
     assert!(!r.stderr.contains(SECRET) && !r.stderr.contains(ACCESS));
 
-    // Without the store everything is still there; an edit computed meanwhile is
-    // published by the first run that sees the server again.
+    // Without the store the edit is computed; it is published by the first run that sees
+    // the server again.
     let local = a.p.run(&["run", "--json", "pipelines/p.yaml"]).ok();
     let v: serde_json::Value = serde_json::from_str(&local.stdout).unwrap();
-    assert!(all(&v, "cached"), "{v}");
-    a.p.write("stages/tfidf.yaml", "kind: tfidf\nparams:\n  bias: false\n");
-    a.p.run(&["run", "pipelines/p.yaml"]).ok();
+    assert!(statuses(&v).iter().any(|(_, s)| s == "ran"), "{v}");
     s3.up();
     let r = a.run(&["run", "pipelines/p.yaml"]).ok();
     assert!(r.stderr.contains("pushed"), "{}", r.stderr);

@@ -3,6 +3,7 @@
 //! `local.rs`) and object storage through the `object_store` crate (`object.rs`), chosen
 //! by a URL. The local store is the read-through cache in front of a remote one.
 
+pub mod known;
 mod local;
 pub mod object;
 pub mod sweep;
