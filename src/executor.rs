@@ -53,7 +53,7 @@ pub fn compute_unit(
         i,
         ku.key.clone(),
         Some(ku.unit.id.clone()),
-        ku.unit.params.clone(),
+        ku.unit.params.value(),
         t.elapsed().as_secs_f64(),
         forced,
     );

@@ -85,7 +85,7 @@ impl Material {
 
     /// A unit's key (see [`Material::unit_keys`]).
     pub fn unit_key(&self, unit_params: &serde_json::Value) -> Key {
-        self.unit_keys().key(unit_params)
+        self.unit_keys().key(&canonical_text(unit_params))
     }
 
     /// The canonical text before `params`' value.
@@ -111,10 +111,11 @@ pub struct UnitKeys {
 }
 
 impl UnitKeys {
-    pub fn key(&self, unit_params: &serde_json::Value) -> Key {
+    /// The key of the unit whose params' canonical text ([`canonical_text`]) is `params`.
+    pub fn key(&self, params: &str) -> Key {
         let mut h = blake3::Hasher::new();
         h.update(self.head.as_bytes());
-        write_canonical(&mut HashWriter(&mut h), unit_params);
+        h.update(params.as_bytes());
         h.update(self.tail.as_bytes());
         Key::of(h)
     }
@@ -150,48 +151,54 @@ pub fn canonical(v: &serde_json::Value) -> serde_json::Value {
     }
 }
 
+/// `canonical(v).to_string()`, built without the sorted copy: the compact, key-sorted text
+/// a key hashes.
+pub fn canonical_text(v: &serde_json::Value) -> String {
+    let mut out = Vec::new();
+    write_canonical(&mut out, v);
+    String::from_utf8(out).expect("JSON text is UTF-8")
+}
+
 /// Writes `canonical(v).to_string()` without building the sorted copy: the bytes a key hashes.
-fn write_canonical(out: &mut HashWriter<'_>, v: &serde_json::Value) {
+fn write_canonical<W: std::io::Write>(out: &mut W, v: &serde_json::Value) {
     use serde_json::Value;
+    // Into a hasher or a Vec: writing cannot fail.
+    fn put<W: std::io::Write>(out: &mut W, b: &[u8]) {
+        out.write_all(b).expect("written in memory");
+    }
+    fn json<W: std::io::Write, T: Serialize + ?Sized>(out: &mut W, v: &T) {
+        serde_json::to_writer(out, v).expect("JSON scalars serialise");
+    }
     match v {
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort();
-            out.bytes(b"{");
+            put(out, b"{");
             for (n, k) in keys.into_iter().enumerate() {
                 if n > 0 {
-                    out.bytes(b",");
+                    put(out, b",");
                 }
-                out.json(k);
-                out.bytes(b":");
+                json(out, k);
+                put(out, b":");
                 write_canonical(out, &m[k]);
             }
-            out.bytes(b"}");
+            put(out, b"}");
         }
         Value::Array(a) => {
-            out.bytes(b"[");
+            put(out, b"[");
             for (n, x) in a.iter().enumerate() {
                 if n > 0 {
-                    out.bytes(b",");
+                    put(out, b",");
                 }
                 write_canonical(out, x);
             }
-            out.bytes(b"]");
+            put(out, b"]");
         }
-        scalar => out.json(scalar),
+        scalar => json(out, scalar),
     }
 }
 
 struct HashWriter<'a>(&'a mut blake3::Hasher);
-
-impl HashWriter<'_> {
-    fn bytes(&mut self, b: &[u8]) {
-        self.0.update(b);
-    }
-    fn json<T: Serialize + ?Sized>(&mut self, v: &T) {
-        serde_json::to_writer(&mut *self, v).expect("JSON scalars serialise");
-    }
-}
 
 impl std::io::Write for HashWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

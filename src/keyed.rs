@@ -71,7 +71,7 @@ impl KeyedPlan {
                 .units()
                 .into_par_iter()
                 .map(|unit| KeyedUnit {
-                    key: keyer.key(&unit.params),
+                    key: keyer.key(unit.params.as_str()),
                     unit,
                 })
                 .collect();

@@ -327,7 +327,7 @@ impl Walk<'_> {
                             units
                                 .into_iter()
                                 .map(|unit| KeyedUnit {
-                                    key: keys.key(&unit.params),
+                                    key: keys.key(unit.params.as_str()),
                                     unit,
                                 })
                                 .collect::<Vec<_>>()

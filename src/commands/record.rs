@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::cache::{Artifact, Cache};
 use crate::graph::Plan;
 use crate::headline::{self, StageMetric};
+use crate::history::record::GitProbe;
 use crate::history::{RunLog, RunRecord};
 use crate::keyed::KeyedPlan;
 use crate::outcome::{StageResult, Status};
@@ -55,10 +56,11 @@ pub fn append(
     results: &[StageResult],
     metrics: &[StageMetric],
     started: f64,
+    git: GitProbe,
 ) -> Option<String> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let record = RunRecord::new(
-        &project.root,
+        git.finish(),
         kp,
         &text,
         values.vars,

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::explain;
 use crate::fileio::write_atomic;
 use crate::hash::Material;
+use crate::history::record::GitProbe;
 use crate::outcome::Status;
 use crate::scheduler::{self, Mode, Options};
 
@@ -25,6 +26,8 @@ pub fn run(
     json: bool,
 ) -> Result<()> {
     let started = crate::history::now();
+    // The run log's git commit, asked while the run works (a dry run records nothing).
+    let git = (!dry_run).then(|| GitProbe::start(&project.root));
     let path = project.pipeline_path(pipeline)?;
     let (plan, values) = project.plan_values(&path, vars)?;
     let n = plan.nodes.len();
@@ -57,11 +60,25 @@ pub fn run(
     if !dry_run {
         cache.clean_tmp();
     }
-    // One listing of the shared store: keys it lacks are then not asked for, and a store
-    // that is down is reported before anything is computed.
-    cache.index_remote()?;
     let kp = project.keyed(plan, &cache)?;
     let plan = &kp.plan;
+    // One listing of the shared store: keys it lacks are then not asked for, and a store
+    // that is down is reported before anything is computed. None when every artifact is
+    // here and was seen in the store within the hour.
+    let wanted: Vec<&str> = (0..n)
+        .filter(|&i| modes[i] != Mode::Skip)
+        .flat_map(|i| {
+            let s = &kp.stages[i];
+            std::iter::once(s.key.as_str()).chain(s.units.iter().map(|u| u.key.as_str()))
+        })
+        .collect();
+    let listed = cache.index_remote_for(&wanted)?;
+    if let (false, Some(r), true) = (listed, cache.remote(), project.verbose) {
+        eprintln!(
+            "store {}: not asked: every artifact is here and was seen there within the hour",
+            r.url()
+        );
+    }
     // What `status` remembers of each stage; read now only to explain (`-v`), else at the
     // end, and only when this run changed it.
     let mut prev = None;
@@ -121,12 +138,11 @@ pub fn run(
     }
 
     let metrics = super::record::headline(&kp, &executed.artifacts, project);
-    let run_id = if dry_run {
-        None
-    } else {
-        super::record::append(
-            project, &kp, &cache, &path, values, results, &metrics, started,
-        )
+    let run_id = match git {
+        None => None,
+        Some(git) => super::record::append(
+            project, &kp, &cache, &path, values, results, &metrics, started, git,
+        ),
     };
 
     if dry_run && !json && !project.quiet {

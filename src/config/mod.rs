@@ -125,8 +125,9 @@ pub fn load_with(
     };
 
     let mut stages = Vec::new();
+    let mut presets = BTreeMap::new();
     for (name, body) in stage_map.iter() {
-        stages.push(stage(&mut sources, root, name, body, &vars)?);
+        stages.push(stage(&mut sources, &mut presets, root, name, body, &vars)?);
     }
     let mut applied = Vec::new();
     for arg in sets {
@@ -236,8 +237,17 @@ fn check_keys(
     Ok(())
 }
 
+/// A preset of stages/, read and checked once per pipeline however many stages use it.
+#[derive(Clone)]
+struct Preset {
+    kind: String,
+    kind_node: Node,
+    params: Option<Node>,
+}
+
 fn stage(
     sources: &mut Sources,
+    presets: &mut BTreeMap<String, Preset>,
     root: &Path,
     name: &MarkedScalarNode,
     body: &Node,
@@ -265,49 +275,16 @@ fn stage(
         let Node::Scalar(s) = u else {
             return Err(sources.error_at(u, "`use:` takes the name of a preset in stages/"));
         };
-        let file = root.join("stages").join(format!("{}.yaml", s.as_str()));
-        let text = std::fs::read_to_string(&file).map_err(|_| {
-            let known = list_presets(root);
-            let mut e = sources.error_at(
-                u,
-                format!(
-                    "preset `{}` not found: no file {}",
-                    s.as_str(),
-                    file.display()
-                ),
-            );
-            let hint = did_you_mean(s.as_str(), known.iter().map(String::as_str))
-                .map(|h| format!("did you mean `{h}`? "))
-                .unwrap_or_default();
-            e = e.help(format!(
-                "{hint}presets in stages/: {}",
-                if known.is_empty() {
-                    "(none)".to_string()
-                } else {
-                    known.join(", ")
-                }
-            ));
-            e
-        })?;
-        let id = sources.add(file.strip_prefix(root).unwrap_or(&file), text);
-        let doc = parse(sources, id)?;
-        let pm = doc.as_mapping().expect("mapping");
-        check_keys(
-            sources,
-            pm,
-            PRESET_KEYS,
-            &format!("preset `{}`", s.as_str()),
-        )?;
-        let Some(k) = pm.get_node("kind") else {
-            return Err(sources
-                .error_at_file(id, "preset has no `kind:`")
-                .help("add `kind: NAME` to the preset"));
+        let preset = match presets.get(s.as_str()) {
+            Some(p) => p.clone(),
+            None => {
+                let p = preset(sources, root, s, u)?;
+                presets.insert(s.as_str().to_string(), p.clone());
+                p
+            }
         };
-        let Node::Scalar(ks) = k else {
-            return Err(sources.error_at(k, "`kind:` must be a name"));
-        };
-        kind = Some((ks.as_str().to_string(), k.clone()));
-        preset_params = pm.get_node("params").cloned();
+        kind = Some((preset.kind, preset.kind_node));
+        preset_params = preset.params;
     }
     if let Some(k) = map.get_node("kind") {
         let Node::Scalar(ks) = k else {
@@ -407,6 +384,61 @@ fn stage(
         kind_node,
         params,
         inputs,
+    })
+}
+
+/// Reads, parses and checks the preset `s` (named at `u`) from root/stages/.
+fn preset(
+    sources: &mut Sources,
+    root: &Path,
+    s: &MarkedScalarNode,
+    u: &Node,
+) -> Result<Preset, ConfigError> {
+    let file = root.join("stages").join(format!("{}.yaml", s.as_str()));
+    let text = std::fs::read_to_string(&file).map_err(|_| {
+        let known = list_presets(root);
+        let mut e = sources.error_at(
+            u,
+            format!(
+                "preset `{}` not found: no file {}",
+                s.as_str(),
+                file.display()
+            ),
+        );
+        let hint = did_you_mean(s.as_str(), known.iter().map(String::as_str))
+            .map(|h| format!("did you mean `{h}`? "))
+            .unwrap_or_default();
+        e = e.help(format!(
+            "{hint}presets in stages/: {}",
+            if known.is_empty() {
+                "(none)".to_string()
+            } else {
+                known.join(", ")
+            }
+        ));
+        e
+    })?;
+    let id = sources.add(file.strip_prefix(root).unwrap_or(&file), text);
+    let doc = parse(sources, id)?;
+    let pm = doc.as_mapping().expect("mapping");
+    check_keys(
+        sources,
+        pm,
+        PRESET_KEYS,
+        &format!("preset `{}`", s.as_str()),
+    )?;
+    let Some(k) = pm.get_node("kind") else {
+        return Err(sources
+            .error_at_file(id, "preset has no `kind:`")
+            .help("add `kind: NAME` to the preset"));
+    };
+    let Node::Scalar(ks) = k else {
+        return Err(sources.error_at(k, "`kind:` must be a name"));
+    };
+    Ok(Preset {
+        kind: ks.as_str().to_string(),
+        kind_node: k.clone(),
+        params: pm.get_node("params").cloned(),
     })
 }
 

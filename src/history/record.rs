@@ -64,7 +64,7 @@ impl RunRecord {
     /// A record of a finished run of `kp`: `results` in plan-node order.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        root: &Path,
+        git: Option<Git>,
         kp: &KeyedPlan,
         pipeline_text: &str,
         vars: BTreeMap<String, Value>,
@@ -96,7 +96,7 @@ impl RunRecord {
             end_unix,
             vars,
             sets,
-            git: git(root),
+            git,
             host,
             slurm_job: std::env::var("SLURM_JOB_ID").ok().filter(|s| !s.is_empty()),
             ok: !results
@@ -152,6 +152,22 @@ fn host() -> String {
     }
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// [`git`] asked in the background: started when a run starts, so the one or two `git`
+/// processes (a few ms each, more for `status` in a large checkout) run on another core
+/// while the run plans and looks up its artifacts, not after it.
+pub struct GitProbe(std::thread::JoinHandle<Option<Git>>);
+
+impl GitProbe {
+    pub fn start(root: &Path) -> GitProbe {
+        let root = root.to_path_buf();
+        GitProbe(std::thread::spawn(move || git(&root)))
+    }
+
+    pub fn finish(self) -> Option<Git> {
+        self.0.join().ok().flatten()
+    }
 }
 
 /// The project's commit and whether tracked files changed, when it is a git checkout with

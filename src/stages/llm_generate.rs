@@ -525,16 +525,13 @@ impl Stage for LlmGenerate {
             .map(|i| {
                 let mut params = self.key_params.clone();
                 params["request"] = serde_json::json!(i);
-                Unit {
-                    id: format!("request={i}"),
-                    params,
-                }
+                Unit::new(format!("request={i}"), &params)
             })
             .collect()
     }
 
     fn run_unit(&self, unit: &Unit, cx: &RunCx<'_>) -> Result<Output> {
-        let request = unit.params["request"]
+        let request = unit.params.value()["request"]
             .as_u64()
             .context("unit without a request index")? as u32;
         let row = self.ask(request, cx)?;

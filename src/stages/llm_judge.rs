@@ -317,22 +317,18 @@ impl Stage for LlmJudge {
                 let mut params = self.key_params.clone();
                 params["question"] = serde_json::json!(r.question);
                 params["answer"] = serde_json::json!(r.answer);
-                units.push(Unit {
-                    id: format!("row={i}"),
-                    params,
-                });
+                units.push(Unit::new(format!("row={i}"), &params));
             }
         }
         Ok(units)
     }
 
     fn run_unit(&self, unit: &Unit, cx: &RunCx<'_>) -> Result<Output> {
-        let q = unit.params["question"]
+        let params = unit.params.value();
+        let q = params["question"]
             .as_str()
             .context("unit without question")?;
-        let a = unit.params["answer"]
-            .as_str()
-            .context("unit without answer")?;
+        let a = params["answer"].as_str().context("unit without answer")?;
         let v = self.ask(q, a, cx)?;
         Ok(Output::default().table("verdict", verdict_batch(q, a, &v)?))
     }

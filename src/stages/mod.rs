@@ -156,7 +156,58 @@ pub trait Stage: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct Unit {
     pub id: String,
-    pub params: serde_json::Value,
+    pub params: UnitParams,
+}
+
+impl Unit {
+    pub fn new(id: String, params: &serde_json::Value) -> Unit {
+        Unit {
+            id,
+            params: UnitParams::new(params),
+        }
+    }
+}
+
+/// A unit's params kept as their canonical JSON text (compact, keys sorted): the bytes its
+/// key hashes, parsed back when the unit runs. A sweep plans ~10^5 units, and this text is
+/// several times smaller than a `Value` tree (serde_json's float_roundtrip feature makes
+/// every float parse back to the same bits).
+#[derive(Clone, PartialEq)]
+pub struct UnitParams(Box<str>);
+
+impl UnitParams {
+    pub fn new(v: &serde_json::Value) -> UnitParams {
+        UnitParams(crate::hash::canonical_text(v).into_boxed_str())
+    }
+
+    /// Params already written as canonical text (compact JSON, every object's keys sorted,
+    /// as [`crate::hash::canonical_text`] writes them); a kind that writes its own must test
+    /// that it matches [`UnitParams::new`].
+    pub fn from_canonical(text: String) -> UnitParams {
+        debug_assert!(
+            serde_json::from_str::<serde_json::Value>(&text).is_ok(),
+            "{text}"
+        );
+        UnitParams(text.into_boxed_str())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn value(&self) -> serde_json::Value {
+        self.parse().expect("canonical JSON text parses")
+    }
+
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T> {
+        serde_json::from_str(&self.0)
+    }
+}
+
+impl std::fmt::Debug for UnitParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// The stage being built and every stage upstream of it, by name: each one's inputs by role,

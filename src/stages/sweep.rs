@@ -27,7 +27,7 @@ use super::curves;
 use super::runs_table::{self, RunRow};
 use super::scores;
 use super::train::{batch, load_features, run_spec, status_parts, strings, Precision, RunSpec};
-use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage, Unit};
+use super::{build_with, BuildCx, Check, Kind, Role, RunCx, Stage, Unit, UnitParams};
 use crate::cache::{Artifact, Output};
 use crate::error::ConfigError;
 use crate::ml::metrics::mean_std;
@@ -268,25 +268,27 @@ impl Stage for Sweep {
 
     /// Cell-major, seed-minor: the order of the `sweep` table's rows.
     fn units(&self) -> Vec<Unit> {
-        let precision = serde_json::to_value(self.precision).expect("precision serialises");
-        let rng = serde_json::to_value(self.rng).expect("rng scope serialises");
+        let text = |v: &Value| crate::hash::canonical_text(v);
+        let precision = text(&serde_json::to_value(self.precision).expect("precision serialises"));
+        let rng = text(&serde_json::to_value(self.rng).expect("rng scope serialises"));
         // In parallel and in order: (cell, seed), seeds within a cell.
         self.cells
             .par_iter()
             .flat_map_iter(|c| {
-                // The cell's config serialised once, shared by its seeds' units.
-                let config = serde_json::to_value(&c.config).expect("train config serialises");
-                let (precision, rng) = (precision.clone(), rng.clone());
+                // The cell's config as canonical text once, shared by its seeds' units.
+                let config = text(&serde_json::to_value(&c.config).expect("config serialises"));
+                let cell = text(&Value::from(c.cell.id.as_str()));
+                let (precision, rng) = (&precision, &rng);
                 self.seeds.iter().map(move |&seed| {
-                    let mut params = serde_json::Map::new();
-                    params.insert("cell".into(), Value::from(c.cell.id.clone()));
-                    params.insert("config".into(), config.clone());
-                    params.insert("seed".into(), Value::from(seed));
-                    params.insert("precision".into(), precision.clone());
-                    params.insert("rng".into(), rng.clone());
+                    // RunUnit's canonical text, written directly (keys in sorted order): a
+                    // sweep has ~10^5 of them. `unit_params_are_the_canonical_text_of_run_unit`
+                    // checks it against `UnitParams::new`.
+                    let params = format!(
+                        r#"{{"cell":{cell},"config":{config},"precision":{precision},"rng":{rng},"seed":{seed}}}"#
+                    );
                     Unit {
                         id: format!("{}/seed={seed}", c.label),
-                        params: Value::Object(params),
+                        params: UnitParams::from_canonical(params),
                     }
                 })
             })
@@ -294,7 +296,7 @@ impl Stage for Sweep {
     }
 
     fn run_unit(&self, unit: &Unit, cx: &RunCx<'_>) -> Result<Output> {
-        let spec: RunUnit = serde_json::from_value(unit.params.clone())?;
+        let spec: RunUnit = unit.params.parse()?;
         let d = load_features(cx)?;
         let rs = RunSpec {
             config: spec.config.clone(),
@@ -441,5 +443,61 @@ impl Stage for Sweep {
             .table("cells", cells)
             .table(runs_table::SWEEP_RUNS, sweep)
             .table(scores::SCORES, scores))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `units` writes each unit's canonical text by hand; it must be what the generic path
+    /// (serialise `RunUnit`, then canonical text) gives, or every sweep unit's key changes.
+    #[test]
+    fn unit_params_are_the_canonical_text_of_run_unit() {
+        let cell = |h: u64, lr: f64| {
+            Cell::new(BTreeMap::from([
+                ("hidden".to_string(), Value::from(h)),
+                ("lr".to_string(), Value::from(lr)),
+            ]))
+        };
+        let cells: Vec<CellUnit> = [cell(8, 1e-3), cell(64, 3.0000000000000004e-5)]
+            .into_iter()
+            .map(|c| {
+                let mut config = TrainConfig::default();
+                config.hidden = vec![c.params["hidden"].as_u64().unwrap() as usize];
+                CellUnit {
+                    label: label(&c),
+                    cell: c,
+                    config,
+                }
+            })
+            .collect();
+        let sweep = Sweep {
+            cells,
+            seeds: vec![1, 42],
+            precision: Precision::default(),
+            rng: RngScope::default(),
+            names: vec!["hidden".into(), "lr".into()],
+        };
+        let units = sweep.units();
+        assert_eq!(units.len(), 4);
+        for (u, (c, seed)) in units.iter().zip(
+            sweep
+                .cells
+                .iter()
+                .flat_map(|c| sweep.seeds.iter().map(move |&s| (c, s))),
+        ) {
+            let generic = serde_json::to_value(RunUnit {
+                cell: c.cell.id.clone(),
+                config: c.config.clone(),
+                seed,
+                precision: sweep.precision,
+                rng: sweep.rng,
+            })
+            .unwrap();
+            assert_eq!(u.params, UnitParams::new(&generic), "{}", u.id);
+            let back: RunUnit = u.params.parse().unwrap();
+            assert_eq!(back.config, c.config, "the config parses back exactly");
+        }
     }
 }

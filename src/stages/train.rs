@@ -499,15 +499,17 @@ impl Stage for Train {
     fn units(&self) -> Vec<Unit> {
         self.runs
             .iter()
-            .map(|(id, spec)| Unit {
-                id: id.clone(),
-                params: serde_json::to_value(spec).expect("run spec serialises"),
+            .map(|(id, spec)| {
+                Unit::new(
+                    id.clone(),
+                    &serde_json::to_value(spec).expect("run spec serialises"),
+                )
             })
             .collect()
     }
 
     fn run_unit(&self, unit: &Unit, cx: &RunCx<'_>) -> Result<Output> {
-        let spec: RunSpec = serde_json::from_value(unit.params.clone())?;
+        let spec: RunSpec = unit.params.parse()?;
         let d = load_features(cx)?;
         let r = run_spec(&d, &spec, cx)?;
         if let RunStatus::Diverged(e) = r.status {
