@@ -463,8 +463,10 @@ mod tests {
         let cells: Vec<CellUnit> = [cell(8, 1e-3), cell(64, 3.0000000000000004e-5)]
             .into_iter()
             .map(|c| {
-                let mut config = TrainConfig::default();
-                config.hidden = vec![c.params["hidden"].as_u64().unwrap() as usize];
+                let config = TrainConfig {
+                    hidden: vec![c.params["hidden"].as_u64().unwrap() as usize],
+                    ..TrainConfig::default()
+                };
                 CellUnit {
                     label: label(&c),
                     cell: c,
