@@ -286,14 +286,13 @@ impl Cache {
     /// [`known::TRUST_FOR`]: then the remote is not asked at all (a local artifact that
     /// then fails to verify is fetched by its key). Returns whether it listed.
     pub fn index_remote_for(&self, keys: &[&str]) -> Result<bool, StoreError> {
-        let Some(r) = &self.remote else {
+        if self.remote.is_none() {
             return Ok(false);
-        };
-        let now = known::now_s();
+        }
         let recent = self
             .known()
             .as_ref()
-            .is_some_and(|k| k.all_recent(keys.iter().copied(), now));
+            .is_some_and(|k| k.all_recent(keys.iter().copied(), known::now_s()));
         if recent {
             if let Ok(here) = self.present() {
                 if keys.iter().all(|k| here.contains(*k)) {
@@ -301,18 +300,22 @@ impl Cache {
                 }
             }
         }
-        let listed = r.keys()?;
+        self.index_remote()?;
+        for &key in keys {
+            self.note_in_remote(key, self.indexed(key) == Some(true));
+        }
+        Ok(true)
+    }
+
+    /// Records in the known-keys record whether the remote has `key` (as of now).
+    fn note_in_remote(&self, key: &str, there: bool) {
         if let Some(k) = self.known().as_mut() {
-            for &key in keys {
-                if listed.contains(key) {
-                    k.saw(key, now);
-                } else {
-                    k.lost(key);
-                }
+            if there {
+                k.saw(key, known::now_s());
+            } else {
+                k.lost(key);
             }
         }
-        *self.index.lock().expect("index") = Some(listed);
-        Ok(true)
     }
 
     fn known(&self) -> std::sync::MutexGuard<'_, Option<Known>> {
@@ -336,9 +339,7 @@ impl Cache {
         if let Some(ix) = self.index.lock().expect("index").as_mut() {
             ix.insert(key.to_string());
         }
-        if let Some(k) = self.known().as_mut() {
-            k.saw(key, known::now_s());
-        }
+        self.note_in_remote(key, true);
     }
 
     /// Publishes each of `keys` that is verified here and missing from the remote's
@@ -404,15 +405,11 @@ impl Cache {
         }
         match remote.fetch(key, self) {
             Ok(Ok(a)) => {
-                if let Some(k) = self.known().as_mut() {
-                    k.saw(key, known::now_s());
-                }
+                self.note_in_remote(key, true);
                 Ok(a)
             }
             Ok(Err(Miss::Missing)) => {
-                if let Some(k) = self.known().as_mut() {
-                    k.lost(key);
-                }
+                self.note_in_remote(key, false);
                 local
             }
             Ok(Err(Miss::Corrupt(why))) => {

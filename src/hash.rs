@@ -68,7 +68,7 @@ impl Material {
     pub fn key(&self) -> Key {
         let mut h = blake3::Hasher::new();
         h.update(self.head().as_bytes());
-        write_canonical(&mut HashWriter(&mut h), &self.params);
+        write_canonical(&mut h, &self.params);
         h.update(self.tail().as_bytes());
         Key::of(h)
     }
@@ -129,7 +129,7 @@ fn text<T: Serialize>(v: &T) -> String {
 /// 128 bits of blake3 over the canonical (key-sorted) JSON text.
 pub fn digest(v: &serde_json::Value) -> String {
     let mut h = blake3::Hasher::new();
-    write_canonical(&mut HashWriter(&mut h), v);
+    write_canonical(&mut h, v);
     Key::of(h).0
 }
 
@@ -195,18 +195,6 @@ fn write_canonical<W: std::io::Write>(out: &mut W, v: &serde_json::Value) {
             put(out, b"]");
         }
         scalar => json(out, scalar),
-    }
-}
-
-struct HashWriter<'a>(&'a mut blake3::Hasher);
-
-impl std::io::Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

@@ -98,6 +98,12 @@ impl KeyedPlan {
         &self.stages[i].key
     }
 
+    /// Stage `i`'s key, then its units' keys.
+    pub fn keys_of(&self, i: usize) -> impl Iterator<Item = &str> {
+        let s = &self.stages[i];
+        std::iter::once(s.key.as_str()).chain(s.units.iter().map(|u| u.key.as_str()))
+    }
+
     /// The distinct stages `i` reads, in index order.
     pub fn upstream(&self, i: usize) -> Vec<usize> {
         let mut ups: Vec<usize> = self.plan.nodes[i]

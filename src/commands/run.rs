@@ -67,10 +67,7 @@ pub fn run(
     // here and was seen in the store within the hour.
     let wanted: Vec<&str> = (0..n)
         .filter(|&i| modes[i] != Mode::Skip)
-        .flat_map(|i| {
-            let s = &kp.stages[i];
-            std::iter::once(s.key.as_str()).chain(s.units.iter().map(|u| u.key.as_str()))
-        })
+        .flat_map(|i| kp.keys_of(i))
         .collect();
     let listed = cache.index_remote_for(&wanted)?;
     if let (false, Some(r), true) = (listed, cache.remote(), project.verbose) {
@@ -119,11 +116,7 @@ pub fn run(
     if !dry_run {
         // Artifacts reused from artifacts/ that the shared store lacks (computed while it was
         // down, or before it was named) go there now.
-        let keys = kp
-            .stages
-            .iter()
-            .flat_map(|s| std::iter::once(&s.key).chain(s.units.iter().map(|u| &u.key)));
-        let pushed = cache.push_missing(keys.map(|k| k.as_str()))?;
+        let pushed = cache.push_missing((0..n).flat_map(|i| kp.keys_of(i)))?;
         if pushed > 0 && !project.quiet {
             let url = cache.remote().map(|r| r.url()).unwrap_or_default();
             eprintln!(
