@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
@@ -208,8 +208,9 @@ pub struct Cache {
     /// stats each file instead of hashing every artifact again. Artifact files are never
     /// rewritten in place (a change of content means a new inode or a new ctime), so a stat
     /// that matches names the bytes that were hashed; a file hashed within the racy window
-    /// of its last change is hashed again next time, as input files are.
-    verified: Mutex<FileHashes>,
+    /// of its last change is hashed again next time, as input files are. Read on first use:
+    /// a run recognized as unchanged (src/unchanged.rs) never needs it.
+    verified: OnceLock<Mutex<FileHashes>>,
     /// The shared store behind this one: a lookup that misses here fetches from it, and
     /// what is stored here is published to it.
     remote: Option<Arc<dyn Store>>,
@@ -225,7 +226,7 @@ pub struct Cache {
 
 impl Drop for Cache {
     fn drop(&mut self) {
-        if let Ok(v) = self.verified.get_mut() {
+        if let Some(Ok(v)) = self.verified.get_mut().map(Mutex::get_mut) {
             v.save();
         }
         if let Ok(Some(k)) = self.known.get_mut() {
@@ -251,7 +252,7 @@ impl Cache {
         }
         Ok(Cache {
             root: root.to_path_buf(),
-            verified: Mutex::new(FileHashes::load(&root.join("state").join("verified.memo"))),
+            verified: OnceLock::new(),
             remote: None,
             index: Mutex::new(None),
             known: Mutex::new(None),
@@ -444,14 +445,20 @@ impl Cache {
     #[cfg(test)]
     fn open_with_racy_window(root: &Path, window: std::time::Duration) -> Cache {
         let cache = Cache::open(root).unwrap();
-        *cache.verified() =
+        let memo =
             FileHashes::load(&root.join("state").join("verified.memo")).with_racy_window(window);
+        assert!(cache.verified.set(Mutex::new(memo)).is_ok(), "not read yet");
         cache
     }
 
     fn verified(&self) -> std::sync::MutexGuard<'_, FileHashes> {
+        let memo = self.verified.get_or_init(|| {
+            Mutex::new(FileHashes::load(
+                &self.root.join("state").join("verified.memo"),
+            ))
+        });
         // A panic elsewhere while holding it leaves a map that is still valid.
-        self.verified.lock().unwrap_or_else(|p| p.into_inner())
+        memo.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn manifest_text(&self, key: &str) -> Option<String> {

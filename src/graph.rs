@@ -29,6 +29,8 @@ pub struct Plan {
     pub nodes: Vec<PlanNode>,
     pub graph: DiGraph<usize, String>,
     pub order: Vec<usize>,
+    /// The files the plan was read from: the pipeline, then each preset it uses.
+    pub sources: Vec<PathBuf>,
 }
 
 impl Plan {
@@ -153,6 +155,7 @@ pub fn build(p: &Pipeline, root: &Path) -> Result<Plan, ConfigError> {
         name: p.name.clone(),
         path: p.path.clone(),
         nodes,
+        sources: src.paths().map(|f| root.join(f)).collect(),
         graph,
         order,
     })

@@ -211,8 +211,22 @@ struct Seen {
     blake3: String,
 }
 
+/// The stat fields that identify a file's content without reading it: size, mtime and ctime
+/// in ns, inode, device. A write changes ctime, whatever it does to mtime.
+pub type Stamp = (u64, i128, i128, u64, u64);
+
+/// `meta`'s [`Stamp`].
+pub fn stamp(meta: &fs::Metadata) -> Stamp {
+    Seen::stat(meta)
+}
+
+/// Whether a file stamped `s` at `looked_ns` may have changed since without `s` showing it.
+pub fn racy(s: &Stamp, looked_ns: i128) -> bool {
+    looked_ns - s.1.max(s.2) < RACY_WINDOW.as_nanos() as i128
+}
+
 impl Seen {
-    fn stat(meta: &fs::Metadata) -> (u64, i128, i128, u64, u64) {
+    fn stat(meta: &fs::Metadata) -> Stamp {
         use std::os::unix::fs::MetadataExt;
         let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
         (

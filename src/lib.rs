@@ -24,4 +24,5 @@ pub mod stages;
 pub mod store;
 pub mod table;
 pub mod text;
+pub mod unchanged;
 pub mod viz;

@@ -8,6 +8,7 @@ mod gc;
 mod jobs;
 mod pin;
 mod record;
+mod rerun;
 mod run;
 mod runs;
 mod show;
@@ -160,7 +161,7 @@ pub struct Project {
 }
 
 /// The values a run was given, as the run log records them.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Values {
     /// Every declared variable's value (defaults and `--var`).
     pub vars: BTreeMap<String, serde_json::Value>,

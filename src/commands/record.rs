@@ -6,12 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::cache::{Artifact, Cache};
-use crate::graph::Plan;
 use crate::headline::{self, StageMetric};
-use crate::history::record::GitProbe;
+use crate::history::record::{Finished, GitProbe};
 use crate::history::{RunLog, RunRecord};
 use crate::keyed::KeyedPlan;
-use crate::outcome::{StageResult, Status};
 
 use super::{Project, Values};
 
@@ -43,17 +41,16 @@ pub fn headline(
     out
 }
 
-/// Appends this run to the log (while the run still holds the store lock, so `gc` sees it
-/// before it can collect anything); returns its id. A store that cannot take it gets a
+/// Appends the run `run` to the log (while the run still holds the store lock, so `gc` sees
+/// it before it can collect anything); returns its id. A store that cannot take it gets a
 /// warning: the run's results are all there.
 #[allow(clippy::too_many_arguments)]
 pub fn append(
     project: &Project,
-    kp: &KeyedPlan,
     cache: &Cache,
     path: &Path,
     values: Values,
-    results: &[StageResult],
+    run: &Finished,
     metrics: &[StageMetric],
     started: f64,
     git: GitProbe,
@@ -61,26 +58,15 @@ pub fn append(
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let record = RunRecord::new(
         git.finish(),
-        kp,
+        run,
         &text,
         values.vars,
         values.sets,
-        results,
         metrics.to_vec(),
         started,
         crate::history::now(),
     );
-    let units: Vec<String> = kp
-        .stages
-        .iter()
-        .zip(results)
-        .filter(|(_, r)| r.status != Status::NotSelected)
-        .flat_map(|(s, _)| s.units.iter().map(|u| u.key.to_string()))
-        .collect();
-    let computed = results
-        .iter()
-        .any(|r| r.units_run > 0 || r.status == Status::Ran);
-    match RunLog::new(cache.root()).append(&record, &units, computed) {
+    match RunLog::new(cache.root()).append(&record, &run.units, run.computed) {
         Ok(()) => Some(record.id),
         Err(e) => {
             if !project.quiet {
@@ -114,21 +100,21 @@ pub fn print_metrics(metrics: &[StageMetric]) {
     }
 }
 
-/// Copies the report of stage `r` to `artifacts/latest/PIPELINE/STAGE.html` (write to a
+/// Copies the report of `stage` to `artifacts/latest/PIPELINE/STAGE.html` (write to a
 /// temporary name, then rename: a reader sees the old page or the new one), and returns
 /// that path relative to the project. `None` when the store cannot take it (read-only,
 /// full): the caller prints the artifact's own path.
 pub fn latest_report(
     project: &Project,
     cache: &Cache,
-    plan: &Plan,
-    r: &StageResult,
+    pipeline: &str,
+    stage: &str,
     report: &Path,
 ) -> Option<PathBuf> {
     let src = project.root.join(report);
-    let dir = cache.root().join("latest").join(&plan.name);
+    let dir = cache.root().join("latest").join(pipeline);
     std::fs::create_dir_all(&dir).ok()?;
-    let dest = dir.join(format!("{}.html", r.stage));
+    let dest = dir.join(format!("{stage}.html"));
     let bytes = std::fs::read(&src).ok()?;
     crate::fileio::write_atomic(&dest, &bytes).ok()?;
     Some(

@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::cache::Artifact;
+use crate::cache::{Artifact, Cache, StoreLock};
 use crate::error::{Error, Result};
 use crate::explain;
 use crate::fileio::write_atomic;
 use crate::hash::Material;
-use crate::history::record::GitProbe;
+use crate::history::record::{Finished, GitProbe};
 use crate::outcome::Status;
 use crate::scheduler::{self, Mode, Options};
 
@@ -29,6 +29,29 @@ pub fn run(
     // The run log's git commit, asked while the run works (a dry run records nothing).
     let git = (!dry_run).then(|| GitProbe::start(&project.root));
     let path = project.pipeline_path(pipeline)?;
+    // A run of every stage may be the last one again (nothing it read has changed since):
+    // then it is known without planning. The store is locked before that is checked.
+    let whole = only.is_empty() && !dry_run;
+    let identity = if whole {
+        Some(super::rerun::identity(project, &path, vars)?)
+    } else {
+        None
+    };
+    let mut early = None;
+    let record = crate::unchanged::path(
+        &project.root.join("artifacts"),
+        &super::rerun::pipeline_name(&path),
+    );
+    if let (Some(id), true, true) = (&identity, force.is_empty() && !json, record.is_file()) {
+        let cache = project.cache()?;
+        let lock = lock(project, &cache)?;
+        cache.clean_tmp();
+        if let Some(last) = super::rerun::check(&cache, &path, id) {
+            let git = git.expect("a run of every stage is not a dry run");
+            return super::rerun::finish(project, &cache, &path, last, started, git);
+        }
+        early = Some((cache, lock));
+    }
     let (plan, values) = project.plan_values(&path, vars)?;
     let n = plan.nodes.len();
     let mut selected = vec![only.is_empty(); n];
@@ -46,20 +69,20 @@ pub fn run(
             (true, true) => Mode::Force,
         })
         .collect();
-    let cache = project.cache()?;
-    let _lock = if dry_run {
-        None
-    } else {
-        let quiet = project.quiet;
-        Some(cache.lock(|holder| {
-            if !quiet {
-                eprintln!("waiting: another qa-pipe is using artifacts/ ({holder}); it will continue when that one finishes");
-            }
-        })?)
+    let (cache, _lock) = match early {
+        Some((cache, lock)) => (cache, Some(lock)),
+        None => {
+            let cache = project.cache()?;
+            let lock = if dry_run {
+                None
+            } else {
+                let lock = lock(project, &cache)?;
+                cache.clean_tmp();
+                Some(lock)
+            };
+            (cache, lock)
+        }
     };
-    if !dry_run {
-        cache.clean_tmp();
-    }
     let kp = project.keyed(plan, &cache)?;
     let plan = &kp.plan;
     // One listing of the shared store: keys it lacks are then not asked for, and a store
@@ -69,13 +92,7 @@ pub fn run(
         .filter(|&i| modes[i] != Mode::Skip)
         .flat_map(|i| kp.keys_of(i))
         .collect();
-    let listed = cache.index_remote_for(&wanted)?;
-    if let (false, Some(r), true) = (listed, cache.remote(), project.verbose) {
-        eprintln!(
-            "store {}: not asked: every artifact is here and was seen there within the hour",
-            r.url()
-        );
-    }
+    ask_store(project, &cache, &wanted)?;
     // What `status` remembers of each stage; read now only to explain (`-v`), else at the
     // end, and only when this run changed it.
     let mut prev = None;
@@ -114,27 +131,23 @@ pub fn run(
     let executed = scheduler::execute(&kp, &cache, &project.root, &opts, progress.as_ref())?;
     let results = &executed.results;
     if !dry_run {
-        // Artifacts reused from artifacts/ that the shared store lacks (computed while it was
-        // down, or before it was named) go there now.
-        let pushed = cache.push_missing((0..n).flat_map(|i| kp.keys_of(i)))?;
-        if pushed > 0 && !project.quiet {
-            let url = cache.remote().map(|r| r.url()).unwrap_or_default();
-            eprintln!(
-                "{:>8} {pushed} artifact(s) from artifacts/ to {url}",
-                "pushed"
-            );
-        }
-    }
-
-    if !dry_run {
+        push_store(project, &cache, (0..n).flat_map(|i| kp.keys_of(i)))?;
         remember_materials(project, &cache, &kp, results, prev);
     }
 
     let metrics = super::record::headline(&kp, &executed.artifacts, project);
+    let finished = Finished::of(&kp, results);
     let run_id = match git {
         None => None,
         Some(git) => super::record::append(
-            project, &kp, &cache, &path, values, results, &metrics, started, git,
+            project,
+            &cache,
+            &path,
+            values.clone(),
+            &finished,
+            &metrics,
+            started,
+            git,
         ),
     };
 
@@ -156,16 +169,26 @@ pub fn run(
         .filter(|r| matches!(r.status, Status::Failed(_)))
         .map(|r| r.stage.as_str())
         .collect();
-    // Each report's path: the latest copy at a stable path, or the artifact's own.
+    // Each report: the artifact's own, and the latest copy at a stable path (or, where that
+    // cannot be written, the artifact's own).
+    let own: Vec<Option<PathBuf>> = executed
+        .artifacts
+        .iter()
+        .map(|art| report_path(project, art.as_deref()).filter(|_| !dry_run))
+        .collect();
     let reports: Vec<Option<PathBuf>> = results
         .iter()
-        .zip(&executed.artifacts)
-        .map(|(r, art)| {
-            let report = report_path(project, art.as_deref()).filter(|_| !dry_run)?;
-            let latest = super::record::latest_report(project, &cache, plan, r, &report);
-            Some(latest.unwrap_or(report))
+        .zip(&own)
+        .map(|(r, report)| {
+            let report = report.as_ref()?;
+            let latest =
+                super::record::latest_report(project, &cache, &plan.name, &r.stage, report);
+            Some(latest.unwrap_or_else(|| report.clone()))
         })
         .collect();
+    if let Some(id) = &identity {
+        super::rerun::remember(&cache, &kp, id, &executed, &metrics, &values, &own);
+    }
     if json {
         let stages: Vec<serde_json::Value> = results
             .iter()
@@ -227,6 +250,47 @@ pub fn run(
             names: failed.join(", "),
         })
     }
+}
+
+/// The shared store asked once for `keys` (see [`Cache::index_remote_for`]): keys it lacks
+/// are then not asked for, and a store that is down is reported before anything is computed.
+pub fn ask_store(project: &Project, cache: &Cache, keys: &[&str]) -> Result<()> {
+    let listed = cache.index_remote_for(keys)?;
+    if let (false, Some(r), true) = (listed, cache.remote(), project.verbose) {
+        eprintln!(
+            "store {}: not asked: every artifact is here and was seen there within the hour",
+            r.url()
+        );
+    }
+    Ok(())
+}
+
+/// Artifacts reused from artifacts/ that the shared store lacks (computed while it was down,
+/// or before it was named) go there now.
+pub fn push_store<'k>(
+    project: &Project,
+    cache: &Cache,
+    keys: impl IntoIterator<Item = &'k str>,
+) -> Result<()> {
+    let pushed = cache.push_missing(keys)?;
+    if pushed > 0 && !project.quiet {
+        let url = cache.remote().map(|r| r.url()).unwrap_or_default();
+        eprintln!(
+            "{:>8} {pushed} artifact(s) from artifacts/ to {url}",
+            "pushed"
+        );
+    }
+    Ok(())
+}
+
+/// Takes the store's lock, saying so when another qa-pipe holds it.
+fn lock(project: &Project, cache: &Cache) -> Result<StoreLock> {
+    let quiet = project.quiet;
+    Ok(cache.lock(|holder| {
+        if !quiet {
+            eprintln!("waiting: another qa-pipe is using artifacts/ ({holder}); it will continue when that one finishes");
+        }
+    })?)
 }
 
 /// A stage that produced `report.html` gets its path printed at the end of the run.

@@ -18,6 +18,11 @@ impl Sources {
         self.files.len() - 1
     }
 
+    /// Every file registered, in order (as shown: relative to the project where inside it).
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.files.iter().map(|(p, _)| p.as_path())
+    }
+
     pub fn text(&self, id: usize) -> &str {
         &self.files[id].1
     }

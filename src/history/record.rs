@@ -60,37 +60,72 @@ pub struct StageEntry {
     pub status: String,
 }
 
+/// What a finished run of a pipeline was, for its record: the pipeline file (relative to the
+/// project) and name, each stage's entry in plan-node order, whether none failed, the keys
+/// of the units of its selected stages (the log keeps them for `gc`), and whether it
+/// computed anything (only then is the log synced).
+pub struct Finished {
+    pub pipeline: String,
+    pub name: String,
+    pub stages: Vec<StageEntry>,
+    pub ok: bool,
+    pub units: Vec<String>,
+    pub computed: bool,
+}
+
+impl Finished {
+    /// The run of `kp` that ended with `results` (in plan-node order).
+    pub fn of(kp: &KeyedPlan, results: &[StageResult]) -> Finished {
+        Finished {
+            pipeline: kp.plan.path.to_string_lossy().into_owned(),
+            name: kp.plan.name.clone(),
+            stages: results
+                .iter()
+                .zip(&kp.stages)
+                .map(|(r, s)| StageEntry {
+                    name: r.stage.clone(),
+                    kind: r.kind.clone(),
+                    key: s.key.to_string(),
+                    status: status_name(&r.status).to_string(),
+                })
+                .collect(),
+            ok: !results
+                .iter()
+                .any(|r| matches!(r.status, Status::Failed(_))),
+            units: kp
+                .stages
+                .iter()
+                .zip(results)
+                .filter(|(_, r)| r.status != Status::NotSelected)
+                .flat_map(|(s, _)| s.units.iter().map(|u| u.key.to_string()))
+                .collect(),
+            computed: results
+                .iter()
+                .any(|r| r.units_run > 0 || r.status == Status::Ran),
+        }
+    }
+}
+
 impl RunRecord {
-    /// A record of a finished run of `kp`: `results` in plan-node order.
+    /// A record of the finished run `run`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         git: Option<Git>,
-        kp: &KeyedPlan,
+        run: &Finished,
         pipeline_text: &str,
         vars: BTreeMap<String, Value>,
         sets: BTreeMap<String, Value>,
-        results: &[StageResult],
         metrics: Vec<StageMetric>,
         start_unix: f64,
         end_unix: f64,
     ) -> RunRecord {
         let host = host();
         let id = new_id(&host, start_unix);
-        let stages = results
-            .iter()
-            .zip(&kp.stages)
-            .map(|(r, s)| StageEntry {
-                name: r.stage.clone(),
-                kind: r.kind.clone(),
-                key: s.key.to_string(),
-                status: status_name(&r.status).to_string(),
-            })
-            .collect();
         RunRecord {
             v: FORMAT,
             id,
-            pipeline: kp.plan.path.to_string_lossy().into_owned(),
-            name: kp.plan.name.clone(),
+            pipeline: run.pipeline.clone(),
+            name: run.name.clone(),
             pipeline_hash: blake3::hash(pipeline_text.as_bytes()).to_hex()[..16].to_string(),
             start_unix,
             end_unix,
@@ -99,10 +134,8 @@ impl RunRecord {
             git,
             host,
             slurm_job: std::env::var("SLURM_JOB_ID").ok().filter(|s| !s.is_empty()),
-            ok: !results
-                .iter()
-                .any(|r| matches!(r.status, Status::Failed(_))),
-            stages,
+            ok: run.ok,
+            stages: run.stages.clone(),
             metrics,
         }
     }
