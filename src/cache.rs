@@ -451,6 +451,15 @@ impl Cache {
         cache
     }
 
+    /// Writes what this process verified to `state/verified.memo` now rather than when the
+    /// store is closed; returns the memo's path.
+    pub fn save_verified(&self) -> PathBuf {
+        if self.verified.get().is_some() {
+            self.verified().save();
+        }
+        self.root.join("state").join("verified.memo")
+    }
+
     fn verified(&self) -> std::sync::MutexGuard<'_, FileHashes> {
         let memo = self.verified.get_or_init(|| {
             Mutex::new(FileHashes::load(

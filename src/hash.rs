@@ -337,9 +337,9 @@ impl FileHashes {
 
     /// Saves only when something was hashed; a lost race or a store that cannot be written
     /// just means rehashing next time (`write_atomic` leaves no temporary file behind).
-    pub fn save(&self) {
-        if self.dirty {
-            let _ = write_atomic(&self.path, memo_text(&self.seen).as_bytes());
+    pub fn save(&mut self) {
+        if self.dirty && write_atomic(&self.path, memo_text(&self.seen).as_bytes()).is_ok() {
+            self.dirty = false;
         }
     }
 }

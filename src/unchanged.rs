@@ -8,7 +8,7 @@
 //!
 //! The file, `artifacts/state/PIPELINE.unchanged`: a header line, the command line's identity
 //! (one JSON line), the summary (one JSON line), then `size mtime_ns ctime_ns inode dev path`
-//! per file, and `end N`. A file stamped within [`crate::hash::RACY_WINDOW`] of the run could still change
+//! per file, `exists path` per file that only has to be there, and `end N`. A file stamped within [`crate::hash::RACY_WINDOW`] of the run could still change
 //! unseen: then no record is written, and the next run plans as usual and writes it.
 
 use std::collections::HashSet;
@@ -37,13 +37,16 @@ pub fn this_binary() -> Option<Stamp> {
 }
 
 /// Records that the command identified by `args` (one line) ended with `summary`, depending
-/// on `files`. Writes nothing, and removes an older record, when a file is missing, racy, or
-/// has a path this format cannot hold; returns whether it wrote one.
+/// on the content of `files` and on `present` existing (qa-pipe's own memos: what they hold
+/// changes no outcome, removing one asks for a full check). Writes nothing, and removes an
+/// older record, when a file is missing, racy, or has a path this format cannot hold;
+/// returns whether it wrote one.
 pub fn write<T: Serialize>(
     record: &Path,
     args: &str,
     summary: &T,
     files: &[PathBuf],
+    present: &[PathBuf],
 ) -> std::io::Result<bool> {
     let looked = now_ns();
     let body = (|| {
@@ -65,7 +68,11 @@ pub fn write<T: Serialize>(
             }
             let _ = writeln!(text, "{} {} {} {} {} {p}", s.0, s.1, s.2, s.3, s.4);
         }
-        let _ = writeln!(text, "end {}", seen.len());
+        for f in present {
+            let p = f.to_str().filter(|p| !p.contains('\n') && f.exists())?;
+            let _ = writeln!(text, "exists {p}");
+        }
+        let _ = writeln!(text, "end {}", seen.len() + present.len());
         Some(text)
     })();
     match body {
@@ -94,6 +101,9 @@ pub fn check<T: DeserializeOwned>(record: &Path, args: &str) -> Option<(T, usize
     }
     // A store of 10,000 stages has ~40,000 files to stat: both cores.
     let same = files.par_iter().with_min_len(256).all(|line| {
+        if let Some(p) = line.strip_prefix("exists ") {
+            return Path::new(p).exists();
+        }
         let mut f = line.splitn(6, ' ');
         let mut num = || f.next().and_then(|n| n.parse::<i128>().ok());
         let recorded = (|| {
@@ -119,6 +129,11 @@ mod tests {
     use crate::hash::RACY_WINDOW;
     use std::time::{Duration, SystemTime};
 
+    fn set_mtime(f: &Path, t: SystemTime) {
+        let file = fs::File::options().write(true).open(f).unwrap();
+        file.set_modified(t).unwrap();
+    }
+
     fn old_files(dir: &Path) -> Vec<PathBuf> {
         let files: Vec<PathBuf> = ["a", "b"].iter().map(|n| dir.join(n)).collect();
         for f in &files {
@@ -134,20 +149,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let files = old_files(dir.path());
         let rec = dir.path().join("r.unchanged");
-        assert!(write(&rec, "args", &vec![1, 2], &files).unwrap());
+        assert!(write(&rec, "args", &vec![1, 2], &files, &[]).unwrap());
         assert_eq!(check::<Vec<i32>>(&rec, "args"), Some((vec![1, 2], 2)));
         // Another command line: not this record.
         assert_eq!(check::<Vec<i32>>(&rec, "other"), None);
         // A same-size rewrite with the mtime put back (`cp -p`) still changes ctime.
         let m = fs::metadata(&files[0]).unwrap().modified().unwrap();
         fs::write(&files[0], "y").unwrap();
-        fs::File::options()
-            .write(true)
-            .open(&files[0])
-            .unwrap()
-            .set_modified(m)
-            .unwrap();
+        set_mtime(&files[0], m);
         assert_eq!(check::<Vec<i32>>(&rec, "args"), None);
+    }
+
+    #[test]
+    fn a_file_that_only_has_to_be_there_may_change_but_not_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = old_files(dir.path());
+        let memo = dir.path().join("memo");
+        fs::write(&memo, "1").unwrap();
+        let rec = dir.path().join("r.unchanged");
+        assert!(write(&rec, "args", &0, &files, std::slice::from_ref(&memo)).unwrap());
+        fs::write(&memo, "rewritten").unwrap();
+        assert_eq!(check::<i32>(&rec, "args"), Some((0, 3)));
+        fs::remove_file(&memo).unwrap();
+        assert_eq!(check::<i32>(&rec, "args"), None);
     }
 
     #[test]
@@ -155,7 +179,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let files = old_files(dir.path());
         let rec = dir.path().join("r.unchanged");
-        assert!(write(&rec, "args", &0, &files).unwrap());
+        assert!(write(&rec, "args", &0, &files, &[]).unwrap());
         fs::remove_file(&files[1]).unwrap();
         assert_eq!(check::<i32>(&rec, "args"), None);
     }
@@ -165,23 +189,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut files = old_files(dir.path());
         let rec = dir.path().join("r.unchanged");
-        assert!(write(&rec, "args", &0, &files).unwrap());
+        assert!(write(&rec, "args", &0, &files, &[]).unwrap());
         let fresh = dir.path().join("fresh");
         fs::write(&fresh, "new").unwrap();
         files.push(fresh);
         // The older record goes too: it would vouch for a state this run no longer checks.
-        assert!(!write(&rec, "args", &0, &files).unwrap());
+        assert!(!write(&rec, "args", &0, &files, &[]).unwrap());
         assert!(!rec.exists());
         // A file whose mtime was set back but was written just now is racy by its ctime.
         let back = dir.path().join("back");
         fs::write(&back, "z").unwrap();
-        fs::File::options()
-            .write(true)
-            .open(&back)
-            .unwrap()
-            .set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(1))
-            .unwrap();
-        assert!(!write(&rec, "args", &0, &[back]).unwrap());
+        set_mtime(&back, SystemTime::UNIX_EPOCH + Duration::from_secs(1));
+        assert!(!write(&rec, "args", &0, &[back], &[]).unwrap());
     }
 
     #[test]
@@ -189,7 +208,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let files = old_files(dir.path());
         let rec = dir.path().join("r.unchanged");
-        assert!(write(&rec, "args", &0, &files).unwrap());
+        assert!(write(&rec, "args", &0, &files, &[]).unwrap());
         let text = fs::read_to_string(&rec).unwrap();
         let last_line = text.trim_end().rfind('\n').unwrap() + 1;
         for cut in [text.len() / 2, text.len() - 3, last_line] {

@@ -5,7 +5,8 @@
 mod common;
 
 use std::fs;
-use std::time::Duration;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use common::{report_project, Project, Run};
 
@@ -44,12 +45,12 @@ fn rewrite_keeping_mtime(p: &Project, rel: &str, text: &str) {
     let before = fs::metadata(&path).unwrap();
     assert_eq!(before.len() as usize, text.len(), "same size");
     fs::write(&path, text).unwrap();
-    fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_modified(before.modified().unwrap())
-        .unwrap();
+    set_mtime(&path, before.modified().unwrap());
+}
+
+fn set_mtime(path: &Path, t: SystemTime) {
+    let file = fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(t).unwrap();
 }
 
 fn run_log(p: &Project) -> Vec<serde_json::Value> {
@@ -151,12 +152,7 @@ fn a_change_that_planning_would_see_is_never_taken_for_an_unchanged_run() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
     fs::write(&table, &bytes).unwrap();
-    fs::File::options()
-        .write(true)
-        .open(&table)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
+    set_mtime(&table, mtime);
     let r = run(&[]).ok();
     assert!(!unchanged(&r) && computes(&r, "joint"), "{}", r.stderr);
 
@@ -165,6 +161,17 @@ fn a_change_that_planning_would_see_is_never_taken_for_an_unchanged_run() {
     fs::remove_dir_all(p.artifact_dir("pipelines/p.yaml", "features")).unwrap();
     let r = run(&[]).ok();
     assert!(!unchanged(&r) && computes(&r, "features"), "{}", r.stderr);
+
+    // The memo of verified tables removed: planned, every table hashed again.
+    recorded("removing verified.memo");
+    fs::remove_file(p.path("artifacts/state/verified.memo")).unwrap();
+    let r = run(&[]).ok();
+    assert!(
+        !unchanged(&r) && r.stderr.contains("0 computed"),
+        "{}",
+        r.stderr
+    );
+    assert!(p.path("artifacts/state/verified.memo").is_file());
 
     // The pipeline edited without changing any key: planned, everything cached.
     recorded("a pipeline edit");

@@ -131,7 +131,9 @@ pub fn remember(
             .filter_map(|(r, p)| Some((r.stage.clone(), p.clone()?)))
             .collect(),
     };
-    let _ = unchanged::write(&record, identity, &summary, &files);
+    // Removing the memo of verified tables makes the next run hash every table again.
+    let memo = cache.save_verified();
+    let _ = unchanged::write(&record, identity, &summary, &files, &[memo]);
 }
 
 /// What the last run of `identity` saw (and how many files were checked), if its record
