@@ -45,20 +45,25 @@ struct Stage {
     units_total: usize,
 }
 
-/// Who is asking: the same words can mean another project or another binary.
-pub fn identity(project: &Project, pipeline: &Path, vars: &[String]) -> Result<String> {
+/// Who is asking: the same words can mean another project or another binary. None when the
+/// binary cannot be told apart from a rebuilt one (no stat of it): then nothing is recorded.
+pub fn identity(project: &Project, pipeline: &Path, vars: &[String]) -> Result<Option<String>> {
     let store = project.store()?.map(|s| s.url().to_string());
-    let cwd = std::env::current_dir().ok();
-    Ok(serde_json::json!({
-        "cwd": cwd,
-        "root": project.root,
-        "pipeline": pipeline,
-        "vars": vars,
-        "sets": project.sets,
-        "store": store,
-        "qa_pipe": unchanged::this_binary().map(|s| format!("{s:?}")),
-    })
-    .to_string())
+    let (Some(binary), Ok(cwd)) = (unchanged::this_binary(), std::env::current_dir()) else {
+        return Ok(None);
+    };
+    Ok(Some(
+        serde_json::json!({
+            "cwd": cwd,
+            "root": project.root,
+            "pipeline": pipeline,
+            "vars": vars,
+            "sets": project.sets,
+            "store": store,
+            "qa_pipe": format!("{binary:?}"),
+        })
+        .to_string(),
+    ))
 }
 
 /// After a planned run of every stage: remembers it when every stage finished, else forgets

@@ -33,7 +33,7 @@ pub fn run(
     // then it is known without planning. The store is locked before that is checked.
     let whole = only.is_empty() && !dry_run;
     let identity = if whole {
-        Some(super::rerun::identity(project, &path, vars)?)
+        super::rerun::identity(project, &path, vars)?
     } else {
         None
     };
