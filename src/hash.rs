@@ -222,7 +222,12 @@ pub fn stamp(meta: &fs::Metadata) -> Stamp {
 
 /// Whether a file stamped `s` at `looked_ns` may have changed since without `s` showing it.
 pub fn racy(s: &Stamp, looked_ns: i128) -> bool {
-    looked_ns - s.1.max(s.2) < RACY_WINDOW.as_nanos() as i128
+    changed_within(s.1.max(s.2), looked_ns, RACY_WINDOW.as_nanos() as i128)
+}
+
+/// A change at `changed_ns` is within `window_ns` of a look at `looked_ns`.
+fn changed_within(changed_ns: i128, looked_ns: i128, window_ns: i128) -> bool {
+    looked_ns - changed_ns < window_ns
 }
 
 impl Seen {
@@ -240,7 +245,7 @@ impl Seen {
 
     /// Whether the file may have changed since without any field showing it.
     fn racy(&self, window_ns: i128) -> bool {
-        self.hashed_ns - self.mtime_ns.max(self.ctime_ns) < window_ns
+        changed_within(self.mtime_ns.max(self.ctime_ns), self.hashed_ns, window_ns)
     }
 }
 

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::Cache;
 use crate::error::Result;
+use crate::graph::Plan;
 use crate::headline::StageMetric;
-use crate::history::record::{Finished, GitProbe, StageEntry};
-use crate::keyed::KeyedPlan;
+use crate::history::record::{status_name, Finished, GitProbe, StageEntry};
 use crate::outcome::Status;
 use crate::progress::Event;
 use crate::scheduler::RunResults;
@@ -27,7 +27,8 @@ use super::{Project, Values};
 pub struct Summary {
     pipeline: String,
     name: String,
-    stages: Vec<Stage>,
+    /// Each stage's entry in the run log, as a run that found it cached writes it.
+    stages: Vec<StageEntry>,
     /// The keys of every stage's units.
     units: Vec<String>,
     metrics: Vec<StageMetric>,
@@ -37,12 +38,30 @@ pub struct Summary {
     reports: Vec<(String, PathBuf)>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Stage {
-    name: String,
-    kind: String,
-    key: String,
-    units_total: usize,
+impl Summary {
+    /// What the finished run `run` printed and recorded, as a run that found every stage
+    /// cached would.
+    pub fn new(
+        run: &Finished,
+        metrics: &[StageMetric],
+        values: &Values,
+        reports: &[(String, PathBuf)],
+    ) -> Summary {
+        let cached = |e: &StageEntry| StageEntry {
+            status: status_name(&Status::Cached).into(),
+            ..e.clone()
+        };
+        Summary {
+            pipeline: run.pipeline.clone(),
+            name: run.name.clone(),
+            stages: run.stages.iter().map(cached).collect(),
+            units: run.units.clone(),
+            metrics: metrics.to_vec(),
+            vars: values.vars.clone(),
+            sets: values.sets.clone(),
+            reports: reports.to_vec(),
+        }
+    }
 }
 
 /// Who is asking: the same words can mean another project or another binary. None when the
@@ -66,21 +85,19 @@ pub fn identity(project: &Project, pipeline: &Path, vars: &[String]) -> Result<O
     ))
 }
 
-/// After a planned run of every stage: remembers it when every stage finished, else forgets
-/// any older record. Failing to is only slower next time, so it is silent.
+/// After a planned run of every stage: remembers `summary` and what it depended on when
+/// every stage finished, else forgets any older record. Failing to is only slower next time,
+/// so it is silent.
 pub fn remember(
     cache: &Cache,
-    kp: &KeyedPlan,
+    plan: &Plan,
     identity: &str,
     executed: &RunResults,
-    metrics: &[StageMetric],
-    values: &Values,
-    reports: &[Option<PathBuf>],
+    summary: &Summary,
 ) {
-    let plan = &kp.plan;
-    let (results, artifacts) = (&executed.results, &executed.artifacts);
     let record = unchanged::path(cache.root(), &plan.name);
-    let all_finished = results
+    let all_finished = executed
+        .results
         .iter()
         .all(|r| matches!(r.status, Status::Cached | Status::Ran));
     if !all_finished {
@@ -99,7 +116,7 @@ pub fn remember(
             files.push(f.clone());
         }
     }
-    for art in artifacts.iter().flatten() {
+    for art in executed.artifacts.iter().flatten() {
         files.push(art.dir.join("manifest.json"));
         let m = &art.manifest;
         files.extend(
@@ -109,45 +126,15 @@ pub fn remember(
                 .map(|e| art.dir.join(&e.file)),
         );
     }
-    let summary = Summary {
-        pipeline: plan.path.to_string_lossy().into_owned(),
-        name: plan.name.clone(),
-        stages: results
-            .iter()
-            .zip(&kp.stages)
-            .map(|(r, s)| Stage {
-                name: r.stage.clone(),
-                kind: r.kind.clone(),
-                key: s.key.to_string(),
-                units_total: s.units.len(),
-            })
-            .collect(),
-        units: kp
-            .stages
-            .iter()
-            .flat_map(|s| s.units.iter().map(|u| u.key.to_string()))
-            .collect(),
-        metrics: metrics.to_vec(),
-        vars: values.vars.clone(),
-        sets: values.sets.clone(),
-        reports: results
-            .iter()
-            .zip(reports)
-            .filter_map(|(r, p)| Some((r.stage.clone(), p.clone()?)))
-            .collect(),
-    };
     // Removing the memo of verified tables makes the next run hash every table again.
     let memo = cache.save_verified();
-    let _ = unchanged::write(&record, identity, &summary, &files, &[memo]);
+    let _ = unchanged::write(&record, identity, summary, &files, &[memo]);
 }
 
-/// What the last run of `identity` saw (and how many files were checked), if its record
+/// What the last run of `identity` saw (and how many files were checked), if its `record`
 /// still holds.
-pub fn check(cache: &Cache, path: &Path, identity: &str) -> Option<(Summary, usize)> {
-    unchanged::check(
-        &unchanged::path(cache.root(), &pipeline_name(path)),
-        identity,
-    )
+pub fn check(record: &Path, identity: &str) -> Option<(Summary, usize)> {
+    unchanged::check(record, identity)
 }
 
 /// The run the record `last` vouches for: prints what a planned run that found every stage
@@ -181,7 +168,7 @@ pub fn finish(
             status: &Status::Cached,
             duration_s: 0.0,
             units_run: 0,
-            units_total: st.units_total,
+            units_total: 0,
         });
     }
     drop(progress);
@@ -189,16 +176,7 @@ pub fn finish(
     let run = Finished {
         pipeline: s.pipeline,
         name: s.name,
-        stages: s
-            .stages
-            .iter()
-            .map(|st| StageEntry {
-                name: st.name.clone(),
-                kind: st.kind.clone(),
-                key: st.key.clone(),
-                status: "cached".into(),
-            })
-            .collect(),
+        stages: s.stages,
         ok: true,
         units: s.units,
         computed: false,
@@ -223,11 +201,4 @@ pub fn finish(
         println!("report: {}", latest.as_ref().unwrap_or(report).display());
     }
     Ok(())
-}
-
-/// The name a pipeline's state is kept under: its file stem, as the config names it.
-pub fn pipeline_name(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }

@@ -40,13 +40,13 @@ pub fn run(
     let mut early = None;
     let record = crate::unchanged::path(
         &project.root.join("artifacts"),
-        &super::rerun::pipeline_name(&path),
+        &crate::config::pipeline_name(&path),
     );
     if let (Some(id), true, true) = (&identity, force.is_empty() && !json, record.is_file()) {
         let cache = project.cache()?;
         let lock = lock(project, &cache)?;
         cache.clean_tmp();
-        if let Some(last) = super::rerun::check(&cache, &path, id) {
+        if let Some(last) = super::rerun::check(&record, id) {
             let git = git.expect("a run of every stage is not a dry run");
             return super::rerun::finish(project, &cache, &path, last, started, git);
         }
@@ -187,7 +187,13 @@ pub fn run(
         })
         .collect();
     if let Some(id) = &identity {
-        super::rerun::remember(&cache, &kp, id, &executed, &metrics, &values, &own);
+        let own_by_stage: Vec<(String, PathBuf)> = results
+            .iter()
+            .zip(&own)
+            .filter_map(|(r, p)| Some((r.stage.clone(), p.clone()?)))
+            .collect();
+        let summary = super::rerun::Summary::new(&finished, &metrics, &values, &own_by_stage);
+        super::rerun::remember(&cache, plan, id, &executed, &summary);
     }
     if json {
         let stages: Vec<serde_json::Value> = results

@@ -138,10 +138,7 @@ pub fn load_with(
         decl.params = s.apply(&decl.params, &sources)?;
         applied.push((s.target.clone(), s.value.clone()));
     }
-    let name = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = pipeline_name(path);
     Ok(Pipeline {
         path: shown.to_path_buf(),
         name,
@@ -385,6 +382,13 @@ fn stage(
         params,
         inputs,
     })
+}
+
+/// The name a pipeline's state, latest report and records are kept under: its file stem.
+pub fn pipeline_name(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Reads, parses and checks the preset `s` (named at `u`) from root/stages/.
